@@ -1,0 +1,65 @@
+// Package agent runs a shopper's turn: it gathers the shop's facts and the
+// conversation's context, lets a brain (the offline agent, or an LLM later)
+// answer and call tools, streams the answer to the channel, stores the reply
+// and records the outcomes on the shopper's profile.
+package agent
+
+import (
+	"context"
+
+	"github.com/salesagent/salesagent"
+)
+
+// StreamEventType names what a stream event carries.
+type StreamEventType string
+
+// Stream event types, relayed by channels to the shopper as they happen.
+const (
+	// StreamDelta carries the next part of the answer's text.
+	StreamDelta StreamEventType = "delta"
+	// StreamCard carries a card shown beside the answer.
+	StreamCard StreamEventType = "card"
+	// StreamToolCall reports a tool the agent called and its outcome.
+	StreamToolCall StreamEventType = "tool_call"
+	// StreamHandoff reports that the conversation goes to a person.
+	StreamHandoff StreamEventType = "handoff"
+)
+
+// StreamEvent is one part of a turn's output.
+type StreamEvent struct {
+	Type    StreamEventType
+	Text    string
+	Card    *salesagent.Card
+	Tool    *ToolCall
+	Handoff *Handoff
+}
+
+// Emitter receives a turn's output as it is produced. Channels implement it:
+// the web channel writes frames to the socket, the WhatsApp channel buffers.
+type Emitter interface {
+	Emit(ctx context.Context, event StreamEvent) error
+}
+
+// ToolCall records one tool call of a turn.
+type ToolCall struct {
+	Name      string         `json:"name"`
+	Arguments map[string]any `json:"arguments,omitempty"`
+	OK        bool           `json:"ok"`
+	Summary   string         `json:"summary,omitempty"`
+}
+
+// Handoff asks a person to take over the conversation.
+type Handoff struct {
+	Reason  string `json:"reason"`
+	Summary string `json:"summary"`
+}
+
+// PageContext is what the shopper's page tells about them: the product in
+// view and the cart.
+type PageContext struct {
+	// ProductHandle or SKU identifies the product in view, if any.
+	ProductHandle string                `json:"product,omitempty"`
+	SKU           string                `json:"sku,omitempty"`
+	URL           string                `json:"url,omitempty"`
+	Cart          []salesagent.CartItem `json:"cart,omitempty"`
+}

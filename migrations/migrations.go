@@ -1,0 +1,61 @@
+// Package migrations holds the SQL schema as numbered goose migrations,
+// embedded in the binary, and applies them.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+func newProvider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, files)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return provider, db, nil
+}
+
+// Up applies every pending migration and returns the resulting version.
+func Up(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
+	provider, db, err := newProvider(pool)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+
+	if _, err := provider.Up(ctx); err != nil {
+		return 0, fmt.Errorf("apply migrations: %w", err)
+	}
+	return provider.GetDBVersion(ctx)
+}
+
+// Status reports the database's schema version and the newest version this
+// binary knows, so readiness checks can tell whether migrations are current.
+func Status(ctx context.Context, pool *pgxpool.Pool) (current, latest int64, err error) {
+	provider, db, err := newProvider(pool)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+
+	current, err = provider.GetDBVersion(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read schema version: %w", err)
+	}
+	sources := provider.ListSources()
+	if len(sources) > 0 {
+		latest = sources[len(sources)-1].Version
+	}
+	return current, latest, nil
+}

@@ -1,0 +1,87 @@
+// Package postgres stores salesagent's data in PostgreSQL. Every query on a
+// shop-owned table filters on the shop id.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgxvector "github.com/pgvector/pgvector-go/pgx"
+
+	"github.com/salesagent/salesagent"
+)
+
+// Querier is what the store's functions need to run SQL: a pool, a
+// connection or a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// DB is the store, backed by a connection pool.
+type DB struct {
+	Pool *pgxpool.Pool
+}
+
+// Open connects to the database at url and registers the pgvector types on
+// every connection. It does not run migrations.
+func Open(ctx context.Context, url string) (*DB, error) {
+	config, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("invalid database URL (expected postgres://user:password@host:port/db): %w", err)
+	}
+	config.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		// The vector type exists only once the extension is created, so a
+		// connection opened before the first migration goes without it.
+		var present bool
+		if err := conn.QueryRow(ctx, "SELECT to_regtype('vector') IS NOT NULL").Scan(&present); err != nil {
+			return fmt.Errorf("look up vector type: %w", err)
+		}
+		if !present {
+			return nil
+		}
+		return pgxvector.RegisterTypes(ctx, conn)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, config)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s:%d/%s: %w", config.ConnConfig.Host, config.ConnConfig.Port, config.ConnConfig.Database, err)
+	}
+	return &DB{Pool: pool}, nil
+}
+
+// Close closes every connection of the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+// InTx runs fn in a transaction, committing when fn returns nil.
+func (db *DB) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.Pool, fn)
+}
+
+// translate turns driver errors into application errors at the store edge.
+func translate(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &salesagent.Error{Code: salesagent.ENOTFOUND, Message: what + " not found", Err: err}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return &salesagent.Error{Code: salesagent.ECONFLICT, Message: what + " already exists", Err: err}
+		case "23503", "23514", "22P02":
+			return &salesagent.Error{Code: salesagent.EINVALID, Message: "invalid " + what, Err: err}
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

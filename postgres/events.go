@@ -1,0 +1,70 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/salesagent/salesagent"
+)
+
+// RecordEvents appends outcome events and, when customerID is set, applies
+// update to that customer's profile, in one transaction.
+func (db *DB) RecordEvents(ctx context.Context, shopID int64, customerID *int64, events []salesagent.Event, update func(*salesagent.Profile)) error {
+	return db.InTx(ctx, func(tx pgx.Tx) error {
+		for _, e := range events {
+			data := e.Data
+			if len(data) == 0 {
+				data = json.RawMessage("{}")
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO events (shop_id, conversation_id, customer_id, type, data) VALUES ($1, $2, $3, $4, $5)`,
+				shopID, e.ConversationID, customerID, e.Type, []byte(data)); err != nil {
+				return fmt.Errorf("record %s event: %w", e.Type, err)
+			}
+		}
+		if customerID == nil || update == nil {
+			return nil
+		}
+
+		var raw []byte
+		if err := tx.QueryRow(ctx, `SELECT profile FROM customers WHERE shop_id = $1 AND id = $2 FOR UPDATE`, shopID, *customerID).Scan(&raw); err != nil {
+			return translate(err, fmt.Sprintf("customer %d", *customerID))
+		}
+		var profile salesagent.Profile
+		if err := json.Unmarshal(raw, &profile); err != nil {
+			return fmt.Errorf("decode profile of customer %d: %w", *customerID, err)
+		}
+		update(&profile)
+		now := time.Now().UTC()
+		profile.LastSeenAt = &now
+		raw, _ = json.Marshal(profile)
+		if _, err := tx.Exec(ctx, `UPDATE customers SET profile = $3, updated_at = now() WHERE shop_id = $1 AND id = $2`, shopID, *customerID, raw); err != nil {
+			return fmt.Errorf("update profile of customer %d: %w", *customerID, err)
+		}
+		return nil
+	})
+}
+
+// ConversationEvents returns a conversation's events, oldest first.
+func (db *DB) ConversationEvents(ctx context.Context, shopID, conversationID int64) ([]salesagent.Event, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT shop_id, conversation_id, customer_id, type, data, created_at FROM events
+		WHERE shop_id = $1 AND conversation_id = $2 ORDER BY id`, shopID, conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("load events: %w", err)
+	}
+	defer rows.Close()
+	var events []salesagent.Event
+	for rows.Next() {
+		var e salesagent.Event
+		var data []byte
+		if err := rows.Scan(&e.ShopID, &e.ConversationID, &e.CustomerID, &e.Type, &data, &e.CreatedAt); err != nil {
+			return nil, fmt.Errorf("load events: %w", err)
+		}
+		e.Data = data
+		events = append(events, e)
+	}
+	return events, rows.Err()
+}

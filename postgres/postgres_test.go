@@ -1,0 +1,243 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/postgres"
+	"github.com/salesagent/salesagent/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var shopCounter struct {
+	sync.Mutex
+	n int
+}
+
+func newShop(t *testing.T, db *postgres.DB) *salesagent.Shop {
+	t.Helper()
+	shopCounter.Lock()
+	shopCounter.n++
+	slug := fmt.Sprintf("shop-%d", shopCounter.n)
+	shopCounter.Unlock()
+	shop, created, err := db.EnsureShop(context.Background(), slug, "Test "+slug)
+	if err != nil {
+		t.Fatalf("EnsureShop: %v", err)
+	}
+	if !created {
+		t.Fatalf("EnsureShop(%s) found an existing shop", slug)
+	}
+	return shop
+}
+
+func TestEnsureShopIsIdempotent(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	shop := newShop(t, db)
+
+	again, created, err := db.EnsureShop(ctx, shop.Slug, "other name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created {
+		t.Error("second EnsureShop reported created")
+	}
+	if again.ID != shop.ID || again.WidgetKey != shop.WidgetKey {
+		t.Errorf("second EnsureShop returned shop %d key %s, want %d key %s", again.ID, again.WidgetKey, shop.ID, shop.WidgetKey)
+	}
+	byKey, err := db.ShopByWidgetKey(ctx, shop.WidgetKey)
+	if err != nil || byKey.ID != shop.ID {
+		t.Errorf("ShopByWidgetKey = %v, %v", byKey, err)
+	}
+}
+
+func TestEnsureShopRejectsBadSlug(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	_, _, err := db.EnsureShop(context.Background(), "Bad Slug!", "x")
+	if salesagent.ErrorCode(err) != salesagent.EINVALID {
+		t.Fatalf("EnsureShop(bad slug) error = %v, want code invalid", err)
+	}
+}
+
+func TestUpsertProductsSkipsUnchanged(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	shop := newShop(t, db)
+	stock := 3
+	compare := salesagent.Money(9900)
+	products := []salesagent.Product{{
+		ExternalID: "p1", Handle: "rain-jacket", Title: "Rain Jacket", ProductType: "Jackets",
+		Variants: []salesagent.Variant{
+			{ExternalID: "v1", SKU: "RJ-M", Options: []salesagent.Option{{Name: "Size", Value: "M"}}, Price: 8900, CompareAtPrice: &compare, Stock: &stock, Available: true},
+			{ExternalID: "v2", SKU: "RJ-L", Options: []salesagent.Option{{Name: "Size", Value: "L"}}, Price: 8900, Available: true},
+		},
+	}}
+
+	first, err := db.UpsertProducts(ctx, shop.ID, products)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Inserted != 1 || len(first.ChangedIDs) != 1 {
+		t.Errorf("first upsert = %+v, want 1 inserted", first)
+	}
+	second, err := db.UpsertProducts(ctx, shop.ID, products)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Unchanged != 1 || len(second.ChangedIDs) != 0 {
+		t.Errorf("second upsert = %+v, want 1 unchanged", second)
+	}
+
+	products[0].Variants = products[0].Variants[:1]
+	products[0].Variants[0].Price = 7900
+	third, err := db.UpsertProducts(ctx, shop.ID, products)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Updated != 1 {
+		t.Errorf("third upsert = %+v, want 1 updated", third)
+	}
+
+	got, err := db.ProductBySKU(ctx, shop.ID, "RJ-M")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Variants) != 1 {
+		t.Fatalf("variants = %d, want 1 after the L variant was removed", len(got.Variants))
+	}
+	v := got.Variants[0]
+	if v.Price != 7900 || v.Price.String() != "79.00" {
+		t.Errorf("price = %s, want 79.00", v.Price)
+	}
+	if v.CompareAtPrice == nil || *v.CompareAtPrice != 9900 {
+		t.Errorf("compare-at price = %v, want 99.00", v.CompareAtPrice)
+	}
+	if v.Stock == nil || *v.Stock != 3 {
+		t.Errorf("stock = %v, want 3", v.Stock)
+	}
+	if v.Option("size") != "M" {
+		t.Errorf("size option = %q, want M", v.Option("size"))
+	}
+}
+
+func TestAppendMessageNumbersAndDeduplicates(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	shop := newShop(t, db)
+	conv, err := db.CreateConversation(ctx, shop.ID, salesagent.ChannelWeb, []byte("token-hash-1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, _, err := db.AppendMessage(ctx, shop.ID, salesagent.Message{
+				ConversationID: conv.ID, Role: salesagent.RoleShopper,
+				Body: fmt.Sprintf("message %d", i), ClientID: fmt.Sprintf("c%d", i%10),
+			})
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	messages, err := db.MessagesAfter(ctx, shop.ID, conv.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(messages) != 10 {
+		t.Fatalf("stored %d messages, want 10 (one per client id)", len(messages))
+	}
+	for i, m := range messages {
+		if m.Seq != i+1 {
+			t.Errorf("message %d has seq %d, want %d", i, m.Seq, i+1)
+		}
+	}
+
+	_, dup, err := db.AppendMessage(ctx, shop.ID, salesagent.Message{ConversationID: conv.ID, Role: salesagent.RoleShopper, Body: "again", ClientID: "c3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dup {
+		t.Error("resend of client id c3 was not reported as duplicate")
+	}
+	after, _ := db.MessagesAfter(ctx, shop.ID, conv.ID, 8, 100)
+	if len(after) != 2 {
+		t.Errorf("MessagesAfter(8) = %d messages, want 2", len(after))
+	}
+}
+
+func TestConversationIsolatedByShop(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	shopA, shopB := newShop(t, db), newShop(t, db)
+	conv, err := db.CreateConversation(ctx, shopA.ID, salesagent.ChannelWeb, []byte("shared-hash"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ConversationByVisitor(ctx, shopB.ID, []byte("shared-hash")); salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
+		t.Errorf("shop B found shop A's conversation: err = %v", err)
+	}
+	if _, _, err := db.AppendMessage(ctx, shopB.ID, salesagent.Message{ConversationID: conv.ID, Role: salesagent.RoleShopper, Body: "x"}); err == nil {
+		t.Error("shop B appended to shop A's conversation")
+	}
+}
+
+func TestRecordEventsUpdatesProfile(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	shop := newShop(t, db)
+	customer, err := db.CreateCustomer(ctx, shop.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := db.CreateConversation(ctx, shop.ID, salesagent.ChannelWeb, nil, &customer.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := []salesagent.Event{{ConversationID: &conv.ID, Type: salesagent.EventCartSaved}}
+	err = db.RecordEvents(ctx, shop.ID, &customer.ID, events, func(p *salesagent.Profile) { p.CartsSaved++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.CustomerByID(ctx, shop.ID, customer.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Profile.CartsSaved != 1 || got.Profile.LastSeenAt == nil {
+		t.Errorf("profile = %+v, want one saved cart and a last-seen time", got.Profile)
+	}
+	stored, err := db.ConversationEvents(ctx, shop.ID, conv.ID)
+	if err != nil || len(stored) != 1 || stored[0].Type != salesagent.EventCartSaved {
+		t.Errorf("events = %+v, %v", stored, err)
+	}
+
+	_, err = db.Pool.Exec(ctx, `UPDATE events SET type = 'x' WHERE conversation_id = $1`, conv.ID)
+	if err == nil {
+		t.Error("updating an event succeeded; events must be append-only")
+	}
+	var pgErr interface{ SQLState() string }
+	if !errors.As(err, &pgErr) {
+		t.Errorf("update error %v is not a PostgreSQL error", err)
+	}
+}

@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/salesagent/salesagent"
+)
+
+const shopColumns = `id, slug, name, widget_key, allowed_origins, currency, embedder, settings, created_at`
+
+func scanShop(row pgx.Row) (*salesagent.Shop, error) {
+	var shop salesagent.Shop
+	var settings []byte
+	err := row.Scan(&shop.ID, &shop.Slug, &shop.Name, &shop.WidgetKey, &shop.AllowedOrigins,
+		&shop.Currency, &shop.Embedder, &settings, &shop.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(settings, &shop.Settings); err != nil {
+		return nil, fmt.Errorf("decode settings of shop %s: %w", shop.Slug, err)
+	}
+	return &shop, nil
+}
+
+// NewWidgetKey returns a random public key for a shop's widget.
+func NewWidgetKey() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return "pk_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// EnsureShop returns the shop with the given slug, creating it with name
+// when it does not exist yet. created reports whether it was created.
+func (db *DB) EnsureShop(ctx context.Context, slug, name string) (shop *salesagent.Shop, created bool, err error) {
+	if !salesagent.ValidSlug(slug) {
+		return nil, false, salesagent.Errorf(salesagent.EINVALID,
+			"invalid shop slug %q: use 1 to 63 lowercase letters, digits and hyphens, starting with a letter or digit", slug)
+	}
+	if name == "" {
+		name = slug
+	}
+	row := db.Pool.QueryRow(ctx, `
+		INSERT INTO shops (slug, name, widget_key) VALUES ($1, $2, $3)
+		ON CONFLICT (slug) DO NOTHING
+		RETURNING `+shopColumns, slug, name, NewWidgetKey())
+	shop, err = scanShop(row)
+	if err == nil {
+		return shop, true, nil
+	}
+	if err != pgx.ErrNoRows {
+		return nil, false, translate(err, "shop "+slug)
+	}
+	shop, err = db.ShopBySlug(ctx, slug)
+	return shop, false, err
+}
+
+// ShopBySlug returns the shop with the given slug.
+func (db *DB) ShopBySlug(ctx context.Context, slug string) (*salesagent.Shop, error) {
+	shop, err := scanShop(db.Pool.QueryRow(ctx, `SELECT `+shopColumns+` FROM shops WHERE slug = $1`, slug))
+	return shop, translate(err, fmt.Sprintf("shop %q", slug))
+}
+
+// ShopByWidgetKey returns the shop whose public widget key is key.
+func (db *DB) ShopByWidgetKey(ctx context.Context, key string) (*salesagent.Shop, error) {
+	shop, err := scanShop(db.Pool.QueryRow(ctx, `SELECT `+shopColumns+` FROM shops WHERE widget_key = $1`, key))
+	return shop, translate(err, "shop for this widget key")
+}
+
+// ShopByID returns the shop with the given id.
+func (db *DB) ShopByID(ctx context.Context, id int64) (*salesagent.Shop, error) {
+	shop, err := scanShop(db.Pool.QueryRow(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
+	return shop, translate(err, fmt.Sprintf("shop %d", id))
+}
+
+// ListShops returns every shop ordered by slug.
+func (db *DB) ListShops(ctx context.Context) ([]*salesagent.Shop, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT `+shopColumns+` FROM shops ORDER BY slug`)
+	if err != nil {
+		return nil, fmt.Errorf("list shops: %w", err)
+	}
+	defer rows.Close()
+	var shops []*salesagent.Shop
+	for rows.Next() {
+		shop, err := scanShop(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list shops: %w", err)
+		}
+		shops = append(shops, shop)
+	}
+	return shops, rows.Err()
+}
+
+// UpdateShop stores a shop's name, allowed origins, currency and settings.
+func (db *DB) UpdateShop(ctx context.Context, shop *salesagent.Shop) error {
+	settings, err := json.Marshal(shop.Settings)
+	if err != nil {
+		return fmt.Errorf("encode shop settings: %w", err)
+	}
+	origins := shop.AllowedOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	_, err = db.Pool.Exec(ctx, `
+		UPDATE shops SET name = $2, allowed_origins = $3, currency = $4, settings = $5, updated_at = now()
+		WHERE id = $1`, shop.ID, shop.Name, origins, shop.Currency, settings)
+	return translate(err, "shop "+shop.Slug)
+}

@@ -1,0 +1,392 @@
+// Package salesagent holds the domain types shared by the gateway's parts:
+// shops, catalog, documents, shoppers, conversations and outcomes, and the
+// application error type. Adapters live in their own packages: postgres for
+// storage, retrieval for search, agent for the turn loop, channels for the
+// shopper-facing transports.
+package salesagent
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Shop is one tenant: a store with its own catalog, shoppers and settings.
+type Shop struct {
+	ID             int64
+	Slug           string
+	Name           string
+	WidgetKey      string
+	AllowedOrigins []string
+	Currency       string
+	Embedder       string
+	Settings       ShopSettings
+	CreatedAt      time.Time
+}
+
+// ShopSettings are the per-shop options stored as JSON on the shop row.
+type ShopSettings struct {
+	// Tone is a short description of how the agent should sound.
+	Tone string `json:"tone,omitempty"`
+	// SupportHours says when people answer, for handoff messages.
+	SupportHours string `json:"support_hours,omitempty"`
+	// MaxDiscountPercent caps any discount a tool may grant; 0 means none.
+	MaxDiscountPercent float64 `json:"max_discount_percent,omitempty"`
+	// BaseURL is the public address of the shop's storefront, used in
+	// restore links. Empty means the salesagent shop page.
+	BaseURL string `json:"base_url,omitempty"`
+}
+
+// Money is an amount in minor units (cents), so prices are quoted exactly
+// as stored.
+type Money int64
+
+// String formats the amount with two decimals, as in "34.00".
+func (m Money) String() string {
+	sign := ""
+	v := int64(m)
+	if v < 0 {
+		sign = "-"
+		v = -v
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+}
+
+// Format formats the amount with a currency code or symbol.
+func (m Money) Format(currency string) string {
+	switch strings.ToUpper(currency) {
+	case "", "USD":
+		return "$" + m.String()
+	case "EUR":
+		return "€" + m.String()
+	case "GBP":
+		return "£" + m.String()
+	}
+	return m.String() + " " + currency
+}
+
+// ParseMoney parses a decimal amount such as "34", "34.5" or "1,299.99".
+// More than two decimals are accepted only when the extra digits are zero,
+// as in Magento's "34.000000".
+func ParseMoney(s string) (Money, error) {
+	clean := strings.TrimSpace(strings.ReplaceAll(s, ",", ""))
+	clean = strings.TrimPrefix(clean, "$")
+	if clean == "" {
+		return 0, fmt.Errorf("invalid price %q: empty", s)
+	}
+	whole, frac, _ := strings.Cut(clean, ".")
+	if len(frac) > 2 {
+		if strings.Trim(frac[2:], "0") != "" {
+			return 0, fmt.Errorf("invalid price %q: more than two decimals", s)
+		}
+		frac = frac[:2]
+	}
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	negative := strings.HasPrefix(whole, "-")
+	whole = strings.TrimPrefix(whole, "-")
+	if whole == "" {
+		whole = "0"
+	}
+	units, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid price %q: %w", s, err)
+	}
+	cents, err := strconv.ParseInt(frac, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid price %q: %w", s, err)
+	}
+	total := units*100 + cents
+	if negative {
+		total = -total
+	}
+	return Money(total), nil
+}
+
+// MoneyFromFloat converts a JSON number such as 47.84 to minor units,
+// rounding to the nearest cent.
+func MoneyFromFloat(f float64) Money {
+	if f < 0 {
+		return Money(f*100 - 0.5)
+	}
+	return Money(f*100 + 0.5)
+}
+
+// Product is a catalog entry with its buyable variants.
+type Product struct {
+	ID          int64
+	ShopID      int64
+	ExternalID  string
+	Handle      string
+	Title       string
+	Description string
+	ProductType string
+	Vendor      string
+	Tags        []string
+	ImageURL    string
+	// Attributes are extra facts such as material or activity.
+	Attributes map[string]string
+	Variants   []Variant
+}
+
+// Option is one named choice of a variant, such as Size = M.
+type Option struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Variant is one buyable item of a product.
+type Variant struct {
+	ID             int64
+	ProductID      int64
+	ExternalID     string
+	SKU            string
+	Title          string
+	Options        []Option
+	Price          Money
+	CompareAtPrice *Money
+	// Stock is nil when the store does not track inventory for the variant.
+	Stock     *int
+	Available bool
+}
+
+// Option returns the value of the named option, matched case-insensitively.
+func (v Variant) Option(name string) string {
+	for _, o := range v.Options {
+		if strings.EqualFold(o.Name, name) {
+			return o.Value
+		}
+	}
+	return ""
+}
+
+// InStock reports whether the variant can be bought now.
+func (v Variant) InStock() bool {
+	if !v.Available {
+		return false
+	}
+	return v.Stock == nil || *v.Stock > 0
+}
+
+// Document kinds.
+const (
+	KindFAQ       = "faq"
+	KindPolicy    = "policy"
+	KindSizeGuide = "size_guide"
+	KindPage      = "page"
+	KindProduct   = "product"
+)
+
+// Document is an FAQ entry, policy, size guide or store page.
+type Document struct {
+	ID          int64
+	ShopID      int64
+	Kind        string
+	Source      string
+	Key         string
+	Title       string
+	ProductType string
+	Body        string
+	// Table is set for size guides.
+	Table *Table
+}
+
+// Table is a size guide's rows under named columns.
+type Table struct {
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+	Notes   string     `json:"notes,omitempty"`
+}
+
+// Customer is a shopper known to the shop, with the profile the agent keeps.
+type Customer struct {
+	ID         int64
+	ShopID     int64
+	ExternalID string
+	Email      string
+	Name       string
+	Phone      string
+	Profile    Profile
+}
+
+// Profile is what the agent has learnt about a shopper across conversations.
+type Profile struct {
+	Needs         map[string]int `json:"needs,omitempty"`
+	ToolsUsed     map[string]int `json:"tools_used,omitempty"`
+	CartsSaved    int            `json:"carts_saved,omitempty"`
+	Escalations   int            `json:"escalations,omitempty"`
+	Purchases     int            `json:"purchases,omitempty"`
+	LastSeenAt    *time.Time     `json:"last_seen_at,omitempty"`
+	PreferredSize string         `json:"preferred_size,omitempty"`
+}
+
+// Order is a placed order with its fulfilments.
+type Order struct {
+	ID           int64
+	ShopID       int64
+	CustomerID   *int64
+	Number       string
+	Status       string
+	Items        []OrderItem
+	Fulfillments []Fulfillment
+	Total        *Money
+	PlacedAt     *time.Time
+}
+
+// OrderItem is one line of an order.
+type OrderItem struct {
+	Name      string   `json:"name"`
+	SKU       string   `json:"sku,omitempty"`
+	ProductID string   `json:"product_id,omitempty"`
+	Options   []Option `json:"options,omitempty"`
+	Price     Money    `json:"price"`
+	Quantity  int      `json:"quantity"`
+}
+
+// Fulfillment is one shipment of an order.
+type Fulfillment struct {
+	Carrier     string   `json:"carrier,omitempty"`
+	TrackingIDs []string `json:"tracking_ids"`
+	ItemSKUs    []string `json:"item_skus,omitempty"`
+}
+
+// Channels a conversation can run on.
+const (
+	ChannelWeb      = "web"
+	ChannelWhatsApp = "whatsapp"
+	ChannelCLI      = "cli"
+)
+
+// Conversation statuses.
+const (
+	StatusOpen      = "open"
+	StatusEscalated = "escalated"
+	StatusOperator  = "operator"
+	StatusResolved  = "resolved"
+)
+
+// Conversation is one thread between a shopper and the shop.
+type Conversation struct {
+	ID         int64
+	ShopID     int64
+	CustomerID *int64
+	Channel    string
+	Status     string
+	LastSeq    int
+	CreatedAt  time.Time
+}
+
+// Message roles.
+const (
+	RoleShopper  = "shopper"
+	RoleAgent    = "agent"
+	RoleOperator = "operator"
+	RoleSystem   = "system"
+)
+
+// Message is one persisted message of a conversation. Seq numbers messages
+// within the conversation from 1 without gaps.
+type Message struct {
+	ID             int64      `json:"-"`
+	ConversationID int64      `json:"-"`
+	Seq            int        `json:"seq"`
+	Role           string     `json:"role"`
+	Body           string     `json:"text"`
+	Cards          []Card     `json:"cards,omitempty"`
+	Citations      []Citation `json:"citations,omitempty"`
+	ClientID       string     `json:"client_id,omitempty"`
+	ReplyTo        int        `json:"reply_to,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+}
+
+// Card types.
+const (
+	CardSizeGuide = "size_guide"
+	CardProducts  = "products"
+	CardCart      = "cart"
+	CardOrder     = "order"
+	CardHandoff   = "handoff"
+)
+
+// Card is structured content shown beside an answer: a size table, product
+// tiles, a saved-cart link, an order's status or a handoff notice.
+type Card struct {
+	Type     string        `json:"type"`
+	Title    string        `json:"title,omitempty"`
+	Table    *Table        `json:"table,omitempty"`
+	Products []ProductTile `json:"products,omitempty"`
+	URL      string        `json:"url,omitempty"`
+	Text     string        `json:"text,omitempty"`
+	Fields   []Field       `json:"fields,omitempty"`
+}
+
+// ProductTile is a product shown in a card.
+type ProductTile struct {
+	Handle   string `json:"handle"`
+	Title    string `json:"title"`
+	Price    string `json:"price"`
+	ImageURL string `json:"image_url,omitempty"`
+	URL      string `json:"url,omitempty"`
+	InStock  bool   `json:"in_stock"`
+}
+
+// Field is a labelled value in a card.
+type Field struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// Citation points an answer back to the stored fact it used.
+type Citation struct {
+	Kind       string `json:"kind"`
+	ChunkID    int64  `json:"chunk_id,omitempty"`
+	ProductID  int64  `json:"product_id,omitempty"`
+	SKU        string `json:"sku,omitempty"`
+	DocumentID int64  `json:"document_id,omitempty"`
+	Title      string `json:"title"`
+	Heading    string `json:"heading,omitempty"`
+}
+
+// CartItem is one line of a shopper's cart.
+type CartItem struct {
+	SKU      string `json:"sku"`
+	Quantity int    `json:"qty"`
+}
+
+// Event types of the append-only outcomes log.
+const (
+	EventNeedRecognised = "need_recognised"
+	EventToolCalled     = "tool_called"
+	EventCartSaved      = "cart_saved"
+	EventEscalated      = "escalated"
+	EventBought         = "bought"
+	EventAnswered       = "answered"
+)
+
+// Event is one outcome recorded for a conversation.
+type Event struct {
+	ShopID         int64
+	ConversationID *int64
+	CustomerID     *int64
+	Type           string
+	Data           json.RawMessage
+	CreatedAt      time.Time
+}
+
+// ValidSlug reports whether s can name a shop: 1 to 63 lowercase letters,
+// digits and hyphens, starting with a letter or digit.
+func ValidSlug(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
