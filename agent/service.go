@@ -2,17 +2,302 @@ package agent
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/postgres"
+	"github.com/salesagent/salesagent/retrieval"
 )
 
-// Service runs turns for every shop.
-type Service struct{}
+// Defaults of a Service.
+const (
+	defaultHistoryLength = 12
+	defaultHitLimit      = 8
+)
+
+// Service runs the agent's turns for every shop.
+type Service struct {
+	db       *postgres.DB
+	search   Retriever
+	registry *Registry
+	logger   *slog.Logger
+	offline  Brain
+
+	// Brains picks the brain for a shop. When Brains is nil or returns nil,
+	// the shop gets the offline brain.
+	Brains func(shop *salesagent.Shop) Brain
+	// Metrics records turns and tool calls; nil records nothing.
+	Metrics *Metrics
+	// HistoryLength is the number of earlier messages a brain gets. Zero
+	// means 12.
+	HistoryLength int
+}
+
+// NewService returns a Service that stores turns in db and retrieves
+// passages with search. search may be nil, in which case brains get no
+// passages and search_products fails.
+func NewService(db *postgres.DB, search Retriever, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, search: search, registry: DefaultRegistry(), logger: logger, offline: OfflineBrain{}}
+}
+
+func (s *Service) brainFor(shop *salesagent.Shop) Brain {
+	if s.Brains != nil {
+		if b := s.Brains(shop); b != nil {
+			return b
+		}
+	}
+	return s.offline
+}
 
 // HandleMessage runs the agent's turn for a shopper message that the channel
 // has already stored, streams the output to out, stores the agent's reply
-// and returns it.
+// and returns it. While a person holds the conversation (status operator)
+// no brain runs, and HandleMessage returns a zero Message (Seq 0) and nil.
+//
+// A failed write to out does not stop the turn: the reply is still stored,
+// so the shopper gets it on reconnecting.
 func (s *Service) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv *salesagent.Conversation, msg salesagent.Message, page PageContext, out Emitter) (salesagent.Message, error) {
-	return salesagent.Message{}, errors.New("agent service is not built yet")
+	start := time.Now()
+	logger := s.logger.With("shop_id", shop.ID, "conversation_id", conv.ID, "seq", msg.Seq)
+
+	// The channel's copy may be stale: an operator may have taken over, or
+	// an earlier turn identified the shopper.
+	current, err := s.db.ConversationByID(ctx, shop.ID, conv.ID)
+	if err != nil {
+		return salesagent.Message{}, fmt.Errorf("load conversation %d: %w", conv.ID, err)
+	}
+	brain := s.brainFor(shop)
+	if current.Status == salesagent.StatusOperator {
+		s.Metrics.turnDone(brain.Name(), OutcomeOperator, time.Since(start))
+		logger.DebugContext(ctx, "agent turn skipped because an operator has taken over the conversation")
+		return salesagent.Message{}, nil
+	}
+
+	turn, err := s.prepareTurn(ctx, logger, shop, current, msg, page)
+	if err != nil {
+		s.Metrics.turnDone(brain.Name(), OutcomeError, time.Since(start))
+		return salesagent.Message{}, err
+	}
+	for _, need := range turn.Needs {
+		s.Metrics.needRecognised(need)
+	}
+
+	emitter := &guardedEmitter{out: out, logger: logger}
+	toolbox := &Toolbox{
+		registry: s.registry, out: emitter, metrics: s.Metrics, logger: logger,
+		env: ToolEnv{DB: s.db, Search: s.search, Turn: turn},
+	}
+	reply, err := brain.Respond(ctx, turn, toolbox, emitter)
+	if err != nil {
+		// Tools may have acted already, as in a saved cart, so their events
+		// are kept.
+		if recordErr := s.recordTurn(ctx, turn, toolbox, brain, nil); recordErr != nil {
+			logger.ErrorContext(ctx, "record events of failed turn", "error", recordErr)
+		}
+		s.Metrics.turnDone(brain.Name(), OutcomeError, time.Since(start))
+		return salesagent.Message{}, fmt.Errorf("%s brain: %w", brain.Name(), err)
+	}
+
+	for i := range reply.Cards {
+		_ = emitter.Emit(ctx, StreamEvent{Type: StreamCard, Card: &reply.Cards[i]})
+	}
+	if h := toolbox.Handoff(); h != nil {
+		_ = emitter.Emit(ctx, StreamEvent{Type: StreamHandoff, Handoff: h})
+	}
+
+	stored, _, err := s.db.AppendMessage(ctx, shop.ID, salesagent.Message{
+		ConversationID: conv.ID, Role: salesagent.RoleAgent, Body: reply.Text,
+		Cards: reply.Cards, Citations: reply.Citations, ReplyTo: msg.Seq,
+	})
+	if err != nil {
+		s.Metrics.turnDone(brain.Name(), OutcomeError, time.Since(start))
+		return salesagent.Message{}, fmt.Errorf("store agent reply: %w", err)
+	}
+	if err := s.recordTurn(ctx, turn, toolbox, brain, reply); err != nil {
+		// The reply is stored and sent; losing its outcome events must not
+		// fail the turn.
+		logger.ErrorContext(ctx, "record turn events", "error", err)
+	}
+
+	elapsed := time.Since(start)
+	s.Metrics.turnDone(brain.Name(), reply.Outcome, elapsed)
+	logger.InfoContext(ctx, "agent replied",
+		"brain", brain.Name(), "outcome", reply.Outcome, "reply_seq", stored.Seq,
+		"needs", needNames(turn.Needs), "tools", len(toolbox.Calls()), "hits", len(turn.Hits),
+		"duration_ms", elapsed.Milliseconds())
+	return stored, nil
+}
+
+// prepareTurn gathers what the brain needs: the customer, the history, the
+// product in view, the needs and the retrieved passages.
+func (s *Service) prepareTurn(ctx context.Context, logger *slog.Logger, shop *salesagent.Shop, conv *salesagent.Conversation, msg salesagent.Message, page PageContext) (*Turn, error) {
+	turn := &Turn{Shop: shop, Conversation: conv, Message: msg, Page: page, Needs: Classify(msg.Body)}
+
+	if conv.CustomerID != nil {
+		customer, err := s.db.CustomerByID(ctx, shop.ID, *conv.CustomerID)
+		switch {
+		case err == nil:
+			turn.Customer = customer
+		case salesagent.ErrorCode(err) != salesagent.ENOTFOUND:
+			return nil, fmt.Errorf("load customer %d: %w", *conv.CustomerID, err)
+		}
+	}
+
+	length := s.HistoryLength
+	if length <= 0 {
+		length = defaultHistoryLength
+	}
+	recent, err := s.db.RecentMessages(ctx, shop.ID, conv.ID, length+1)
+	if err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
+	for _, m := range recent {
+		if m.Seq < msg.Seq || msg.Seq == 0 {
+			turn.History = append(turn.History, m)
+		}
+	}
+	if len(turn.History) > length {
+		turn.History = turn.History[len(turn.History)-length:]
+	}
+
+	product, err := s.productInView(ctx, shop.ID, page)
+	if err != nil {
+		return nil, err
+	}
+	if product == nil && (page.ProductHandle != "" || page.SKU != "") {
+		logger.DebugContext(ctx, "product in view not found", "product", page.ProductHandle, "sku", page.SKU)
+	}
+	turn.Product = product
+
+	if s.search != nil && len(contentStems(msg.Body)) > 0 {
+		hits, err := s.search.Search(ctx, shop, retrieval.Query{Text: msg.Body, Limit: defaultHitLimit})
+		if err != nil {
+			// Tools and the product in view still work without passages.
+			logger.WarnContext(ctx, "retrieval failed, so the reply uses no passages", "error", err)
+		}
+		turn.Hits = hits
+	}
+	return turn, nil
+}
+
+// productInView loads the product the page shows, by handle and then by
+// SKU. It returns nil when the page names none or names an unknown one.
+func (s *Service) productInView(ctx context.Context, shopID int64, page PageContext) (*salesagent.Product, error) {
+	if page.ProductHandle != "" {
+		p, err := s.db.ProductByHandle(ctx, shopID, page.ProductHandle)
+		if err == nil {
+			return p, nil
+		}
+		if salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
+			return nil, fmt.Errorf("load product in view: %w", err)
+		}
+	}
+	if page.SKU != "" {
+		p, err := s.db.ProductBySKU(ctx, shopID, page.SKU)
+		if err == nil {
+			return p, nil
+		}
+		if salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
+			return nil, fmt.Errorf("load product in view: %w", err)
+		}
+	}
+	return nil, nil
+}
+
+// recordTurn appends the turn's events and updates the shopper's profile.
+// reply is nil when the brain failed, and then no answered event is
+// recorded.
+func (s *Service) recordTurn(ctx context.Context, turn *Turn, toolbox *Toolbox, brain Brain, reply *Reply) error {
+	convID := turn.Conversation.ID
+	event := func(eventType string, data any) salesagent.Event {
+		raw, _ := json.Marshal(data)
+		return salesagent.Event{ShopID: turn.Shop.ID, ConversationID: &convID, Type: eventType, Data: raw}
+	}
+
+	var events []salesagent.Event
+	for _, need := range turn.Needs {
+		events = append(events, event(salesagent.EventNeedRecognised, map[string]string{"need": string(need)}))
+	}
+	events = append(events, toolbox.env.events...)
+	if reply != nil {
+		events = append(events, event(salesagent.EventAnswered, map[string]any{
+			"brain": brain.Name(), "outcome": reply.Outcome, "citations": len(reply.Citations), "cards": len(reply.Cards),
+		}))
+	}
+	if len(events) == 0 {
+		return nil
+	}
+
+	var customerID *int64
+	if turn.Customer != nil {
+		customerID = &turn.Customer.ID
+	}
+	return s.db.RecordEvents(ctx, turn.Shop.ID, customerID, events, func(p *salesagent.Profile) {
+		updateProfile(p, turn.Needs, toolbox.Calls(), events)
+	})
+}
+
+// updateProfile counts a turn's needs, successful tool calls, saved carts
+// and escalations on the profile. Greetings and thanks are not needs worth
+// keeping, so they are not counted.
+func updateProfile(p *salesagent.Profile, needs []Need, calls []ToolCall, events []salesagent.Event) {
+	for _, need := range needs {
+		if need == NeedGreeting || need == NeedThanks {
+			continue
+		}
+		if p.Needs == nil {
+			p.Needs = map[string]int{}
+		}
+		p.Needs[string(need)]++
+	}
+	for _, call := range calls {
+		if !call.OK {
+			continue
+		}
+		if p.ToolsUsed == nil {
+			p.ToolsUsed = map[string]int{}
+		}
+		p.ToolsUsed[call.Name]++
+	}
+	for _, e := range events {
+		switch e.Type {
+		case salesagent.EventCartSaved:
+			p.CartsSaved++
+		case salesagent.EventEscalated:
+			p.Escalations++
+		}
+	}
+}
+
+func needNames(needs []Need) []string {
+	names := make([]string, len(needs))
+	for i, n := range needs {
+		names[i] = string(n)
+	}
+	return names
+}
+
+// guardedEmitter passes events to the channel until a write fails, then
+// drops the rest, so a closed socket does not stop the turn.
+type guardedEmitter struct {
+	out    Emitter
+	logger *slog.Logger
+	failed bool
+}
+
+func (g *guardedEmitter) Emit(ctx context.Context, event StreamEvent) error {
+	if g.failed || g.out == nil {
+		return nil
+	}
+	if err := g.out.Emit(ctx, event); err != nil {
+		g.failed = true
+		g.logger.WarnContext(ctx, "stream to channel failed; the reply will still be stored", "error", err)
+	}
+	return nil
 }

@@ -132,3 +132,23 @@ func (db *DB) OrderByNumber(ctx context.Context, shopID int64, number string) (*
 	}
 	return &o, nil
 }
+
+// CustomerIDsByExternalID returns the database ids of the shop's customers
+// with the given external ids; unknown ids are left out.
+func (db *DB) CustomerIDsByExternalID(ctx context.Context, shopID int64, externalIDs []string) (map[string]int64, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT external_id, id FROM customers WHERE shop_id = $1 AND external_id = ANY($2)`, shopID, externalIDs)
+	if err != nil {
+		return nil, fmt.Errorf("look up customers: %w", err)
+	}
+	defer rows.Close()
+	ids := make(map[string]int64)
+	for rows.Next() {
+		var ext string
+		var id int64
+		if err := rows.Scan(&ext, &id); err != nil {
+			return nil, fmt.Errorf("look up customers: %w", err)
+		}
+		ids[ext] = id
+	}
+	return ids, rows.Err()
+}

@@ -26,12 +26,15 @@ type Query struct {
 	// KindFAQ, KindPolicy, KindSizeGuide, KindPage); empty means all.
 	Kinds []string
 	// ProductType limits product and size-guide chunks to one type,
-	// compared case-insensitively.
+	// compared case-insensitively. Size guides without a type, and other
+	// kinds, pass.
 	ProductType string
 	// MinPrice and MaxPrice limit products to those with a variant priced
-	// in the range.
+	// in the range. Document chunks pass.
 	MinPrice, MaxPrice *salesagent.Money
-	// InStockOnly keeps products with at least one variant in stock.
+	// InStockOnly keeps products with at least one variant in stock; with
+	// a price range, that variant must also be in the range. Document
+	// chunks pass.
 	InStockOnly bool
 	// Limit is the number of hits to return; 0 means 8.
 	Limit int
@@ -45,8 +48,10 @@ type Hit struct {
 	Heading     string
 	Content     string
 	ProductType string
-	Score       float64
-	Source      Source
+	// Score orders the hits of one search, higher first. Its scale depends
+	// on the method: fused rank score, full-text rank or cosine similarity.
+	Score  float64
+	Source Source
 }
 
 // Source identifies the stored fact behind a hit.

@@ -1,0 +1,865 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/kljensen/snowball/english"
+
+	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/retrieval"
+)
+
+// OfflineBrain replies without a language model. It acts on the needs the
+// classifier recognised and calls tools for sizes, carts, orders, product
+// search and handoffs. For other questions it quotes the retrieved
+// passages that best match the message. When nothing relevant was found it asks a question
+// back or offers a person, so it never states a fact it was not given.
+type OfflineBrain struct{}
+
+// Name returns "offline".
+func (OfflineBrain) Name() string { return "offline" }
+
+// Respond composes the reply, then streams it one sentence per StreamDelta.
+func (OfflineBrain) Respond(ctx context.Context, turn *Turn, tools *Toolbox, out Emitter) (*Reply, error) {
+	c := &composer{turn: turn, tools: tools}
+	if err := c.compose(ctx); err != nil {
+		return nil, err
+	}
+	reply := c.reply()
+	for _, part := range streamParts(reply.Text) {
+		if err := out.Emit(ctx, StreamEvent{Type: StreamDelta, Text: part}); err != nil {
+			return nil, err
+		}
+	}
+	return reply, nil
+}
+
+// Wording the offline brain uses in more than one place. A later turn finds
+// askOrderNumber in the history to treat the next message as the number.
+const (
+	askOrderNumber = "Which order is it? Please give me the order number from your confirmation email."
+	offerPerson    = "I can also connect you with a person from our team."
+)
+
+// composer builds one reply from the parts each need contributes.
+type composer struct {
+	turn  *Turn
+	tools *Toolbox
+
+	parts     []string
+	cards     []salesagent.Card
+	citations []salesagent.Citation
+
+	grounded  bool
+	escalated bool
+	searched  bool
+	saidStock bool
+}
+
+func (c *composer) say(text string) {
+	if text = strings.TrimSpace(text); text != "" {
+		c.parts = append(c.parts, text)
+	}
+}
+
+func (c *composer) cite(citations ...salesagent.Citation) {
+	for _, ct := range citations {
+		duplicate := false
+		for _, have := range c.citations {
+			if have == ct {
+				duplicate = true
+				break
+			}
+		}
+		if !duplicate {
+			c.citations = append(c.citations, ct)
+		}
+	}
+}
+
+func (c *composer) use(result *ToolResult) {
+	if result.Card != nil {
+		c.cards = append(c.cards, *result.Card)
+	}
+	c.cite(result.Citations...)
+	c.grounded = true
+}
+
+func (c *composer) reply() *Reply {
+	outcome := OutcomeClarified
+	switch {
+	case c.escalated:
+		outcome = OutcomeEscalated
+	case c.grounded:
+		outcome = OutcomeAnswered
+	}
+	return &Reply{Text: strings.Join(c.parts, " "), Cards: c.cards, Citations: c.citations, Outcome: outcome}
+}
+
+// compose handles each recognised need in turn, strongest first.
+func (c *composer) compose(ctx context.Context) error {
+	turn := c.turn
+	needs := turn.Needs
+	if len(needs) == 0 && c.continuesOrderLookup() {
+		needs = []Need{NeedOrderStatus}
+	}
+
+	social := 0
+	for _, n := range needs {
+		if n == NeedGreeting || n == NeedThanks {
+			social++
+		}
+	}
+	if turn.HasNeed(NeedGreeting) {
+		if social == len(needs) && !turn.HasNeed(NeedThanks) {
+			c.say(fmt.Sprintf("Hi! I'm the %s assistant. I can help you find products, check sizes and stock, and answer questions about shipping, returns and your orders.", turn.Shop.Name))
+			c.grounded = true
+			return nil
+		}
+		c.say("Hi!")
+	}
+
+	// A request for a person goes first, so the rest of the reply does not
+	// ask questions the person will take over.
+	if turn.HasNeed(NeedHuman) {
+		needs = append([]Need{NeedHuman}, needs...)
+	}
+	for _, need := range needs {
+		var err error
+		switch need {
+		case NeedHuman:
+			err = c.escalate(ctx)
+		case NeedOrderStatus:
+			err = c.orderStatus(ctx)
+		case NeedSaveCart:
+			err = c.saveCart(ctx)
+		case NeedSizing:
+			err = c.sizing(ctx)
+		case NeedStock:
+			err = c.stock(ctx)
+		case NeedPrice:
+			err = c.price(ctx)
+		case NeedProductSearch:
+			err = c.productSearch(ctx)
+		case NeedShipping, NeedReturns, NeedPayment:
+			c.policy(need)
+		}
+		if err != nil {
+			return err
+		}
+	}
+
+	if turn.HasNeed(NeedThanks) {
+		c.say("You're welcome! Is there anything else I can help with?")
+		c.grounded = c.grounded || social == len(needs)
+		return nil
+	}
+	if !c.grounded && !c.escalated && len(c.parts) <= social {
+		return c.general(ctx)
+	}
+	return nil
+}
+
+// rejected reports whether err is a tool's rejection, whose message is safe
+// to relay, rather than a failure.
+func rejected(err error) bool {
+	return err != nil && salesagent.ErrorCode(err) != salesagent.EINTERNAL
+}
+
+func (c *composer) escalate(ctx context.Context) error {
+	if c.escalated {
+		return nil
+	}
+	summary := fmt.Sprintf("Shopper's message: %s", shorten(c.turn.Message.Body, 400))
+	if len(c.turn.Needs) > 0 {
+		names := make([]string, len(c.turn.Needs))
+		for i, n := range c.turn.Needs {
+			names[i] = string(n)
+		}
+		summary = fmt.Sprintf("Needs: %s. %s", strings.Join(names, ", "), summary)
+	}
+	result, err := c.tools.CallWith(ctx, "escalate_to_human", escalateArgs{Reason: "shopper asked for a person", Summary: summary})
+	if err != nil {
+		return err
+	}
+	c.use(result)
+	c.say(result.Text)
+	c.escalated = true
+	return nil
+}
+
+var (
+	emailPattern = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+	// Order numbers: "#1001", "order 1001", "order number: A-1001".
+	hashNumberPattern = regexp.MustCompile(`#\s?([A-Za-z0-9-]*\d[A-Za-z0-9-]*)`)
+	orderNumberPhrase = regexp.MustCompile(`(?i)\b(?:order|purchase)\s*(?:number|no\.?|nr\.?)?\s*(?:is|:)?\s*([A-Za-z]{0,3}-?\d[\dA-Za-z-]*)`)
+	standaloneNumber  = regexp.MustCompile(`\b([A-Za-z]{0,3}-?\d{3,}[A-Za-z0-9-]*)\b`)
+)
+
+// orderNumberIn finds an order number in text. A bare number counts only
+// when bare is set, as in a reply to askOrderNumber.
+func orderNumberIn(text string, bare bool) string {
+	if m := hashNumberPattern.FindStringSubmatch(text); m != nil {
+		return m[1]
+	}
+	if m := orderNumberPhrase.FindStringSubmatch(text); m != nil {
+		return m[1]
+	}
+	if bare {
+		withoutEmails := emailPattern.ReplaceAllString(text, " ")
+		if m := standaloneNumber.FindStringSubmatch(withoutEmails); m != nil {
+			return m[1]
+		}
+	}
+	return ""
+}
+
+// continuesOrderLookup reports whether the agent's last message requested
+// an order number or a checkout email, so that this message likely gives it.
+func (c *composer) continuesOrderLookup() bool {
+	for i := len(c.turn.History) - 1; i >= 0; i-- {
+		m := c.turn.History[i]
+		if m.Role == salesagent.RoleAgent {
+			return strings.Contains(m.Body, askOrderNumber) || strings.Contains(m.Body, salesagent.ErrorMessage(errIdentify))
+		}
+	}
+	return false
+}
+
+// recentShopperText returns the shopper's messages of this turn and the
+// few before it, newest first, to find an order number or email given
+// earlier.
+func (c *composer) recentShopperText() []string {
+	texts := []string{c.turn.Message.Body}
+	for i := len(c.turn.History) - 1; i >= 0 && len(texts) < 4; i-- {
+		if m := c.turn.History[i]; m.Role == salesagent.RoleShopper {
+			texts = append(texts, m.Body)
+		}
+	}
+	return texts
+}
+
+func (c *composer) orderStatus(ctx context.Context) error {
+	if c.escalated {
+		// A person is joining; they can look the order up themselves.
+		return nil
+	}
+	var number, email string
+	for i, text := range c.recentShopperText() {
+		if number == "" {
+			number = orderNumberIn(text, i == 0 && c.continuesOrderLookup())
+		}
+		if email == "" {
+			email = emailPattern.FindString(text)
+		}
+	}
+	if number == "" {
+		c.say(askOrderNumber)
+		return nil
+	}
+
+	result, err := c.tools.CallWith(ctx, "order_status", orderStatusArgs{OrderNumber: number, Email: email})
+	if rejected(err) {
+		c.say(salesagent.ErrorMessage(err))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.use(result)
+	c.say(result.Text)
+	return nil
+}
+
+func (c *composer) saveCart(ctx context.Context) error {
+	result, err := c.tools.CallWith(ctx, "save_cart", struct{}{})
+	if rejected(err) {
+		if len(c.turn.Page.Cart) == 0 {
+			c.say("Your cart is empty at the moment. Add what you'd like to keep, then ask me again and I'll save it for you.")
+		} else {
+			c.say("I couldn't save your cart: " + salesagent.ErrorMessage(err))
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	data := result.Data.(SaveCartData)
+	c.use(result)
+	c.say(fmt.Sprintf("I've saved your cart (%d %s). You can restore it any time with this link: %s", data.Quantity, plural(data.Quantity, "item", "items"), data.URL))
+	return nil
+}
+
+// Body measurements in a sizing question, such as 5'10, 180lb or 178 cm.
+var measurementPattern = regexp.MustCompile(`(?i)\b[4-7]\s?'\s?\d{1,2}\b|\b[4-7]\s?(ft|feet|foot)\b|\b\d{2,3}\s?(lb|lbs|pounds|kg|kilos|cm)\b`)
+
+func (c *composer) sizing(ctx context.Context) error {
+	args, ok := c.sizeGuideTarget()
+	if !ok {
+		c.say("Which product would you like sizing help with? Open its page or tell me its name, and I'll send you the size guide.")
+		return nil
+	}
+	result, err := c.tools.CallWith(ctx, "send_size_guide", args)
+	if rejected(err) {
+		c.say("I don't have a size guide for that product.")
+		if p := c.turn.Product; p != nil {
+			if notes := fitNotes(p.Description); len(notes) > 0 {
+				c.say(fmt.Sprintf("About the fit, the %s description says: %q", p.Title, strings.Join(notes, " ")))
+				c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
+				c.grounded = true
+			}
+		}
+		c.say(offerPerson)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	data := result.Data.(SizeGuideData)
+	c.use(result)
+
+	subject := data.ProductTitle
+	if subject == "" {
+		subject = data.ProductType
+	}
+	c.say(fmt.Sprintf("Here's the size guide for the %s.", subject))
+	if len(data.FitNotes) > 0 {
+		c.say(fmt.Sprintf("About the fit, the product description says: %q", strings.Join(data.FitNotes, " ")))
+	}
+	if measurementPattern.MatchString(c.turn.Message.Body) {
+		// TODO: match the shopper's height and weight to the table's rows
+		// when a guide has such columns, instead of leaving it to them.
+		c.say("Compare your measurements with the chart to find your size.")
+	}
+	if data.ProductTitle != "" {
+		switch {
+		case len(data.InStockByColor) > 0:
+			c.say(fmt.Sprintf("In stock now: %s.", describeSizesByColour(data.InStockByColor, data.Colors)))
+			if len(data.SizesSoldOut) > 0 {
+				c.say(fmt.Sprintf("Sold out: %s.", joinList(data.SizesSoldOut)))
+			}
+			c.saidStock = true
+		case len(data.SizesInStock) > 0:
+			c.say(fmt.Sprintf("In stock now: %s.", joinList(data.SizesInStock)))
+			if len(data.SizesSoldOut) > 0 {
+				c.say(fmt.Sprintf("Sold out: %s.", joinList(data.SizesSoldOut)))
+			}
+			c.saidStock = true
+		case len(data.SizesSoldOut) > 0:
+			c.say("Every size is sold out right now.")
+			c.saidStock = true
+		}
+	}
+	return nil
+}
+
+// sizeGuideTarget chooses what to send the size guide for: the product in
+// view, a product the shopper named, or a product type a retrieved size
+// guide covers.
+func (c *composer) sizeGuideTarget() (sizeGuideArgs, bool) {
+	if c.turn.Product != nil {
+		return sizeGuideArgs{}, true
+	}
+	question := setOf(contentStems(c.turn.Message.Body))
+	for _, hit := range c.turn.Hits {
+		switch {
+		case hit.Kind == salesagent.KindProduct && hit.Source.ProductHandle != "" && overlap(question, setOf(contentStems(hit.Heading))) > 0:
+			return sizeGuideArgs{Product: hit.Source.ProductHandle}, true
+		case hit.Kind == salesagent.KindSizeGuide && hit.ProductType != "" && overlap(question, setOf(contentStems(hit.ProductType))) > 0:
+			return sizeGuideArgs{ProductType: hit.ProductType}, true
+		}
+	}
+	return sizeGuideArgs{}, false
+}
+
+func (c *composer) stock(ctx context.Context) error {
+	p := c.turn.Product
+	message := c.turn.Message.Body
+	if p == nil {
+		return c.searchProducts(ctx, message, true)
+	}
+	requested, missing := resolveColours(p, message, requestedOptions(p, message))
+	if len(requested) == 0 && len(missing) == 0 && c.saidStock {
+		return nil
+	}
+	c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
+	c.grounded = true
+	c.saidStock = true
+	currency := c.turn.Shop.Currency
+
+	if len(missing) > 0 {
+		c.say(notOffered(p, missing))
+	}
+	if len(requested) == 0 {
+		c.say(stockSummary(p, currency))
+		return nil
+	}
+
+	label := requestedLabel(requested)
+	matching := variantsWith(p.Variants, requested)
+	if len(matching) == 0 {
+		c.say(fmt.Sprintf("The %s doesn't come in %s.", p.Title, label))
+		if clause := inStockClause(p); clause != "" {
+			c.say("It is in stock" + clause + ".")
+		}
+		return nil
+	}
+	inStock := inStockVariants(matching)
+	if len(inStock) == 0 {
+		c.say(fmt.Sprintf("The %s in %s is sold out right now.", p.Title, label))
+		alternatives := nearbyInStock(p, requested)
+		if len(alternatives) == 0 {
+			if clause := inStockClause(p); clause != "" {
+				alternatives = []string{"It is still in stock" + clause + "."}
+			}
+		}
+		for _, sentence := range alternatives {
+			c.say(sentence)
+		}
+		return nil
+	}
+	split, ok := splitByOtherOption(p, requested, matching)
+	if len(missing) > 0 && ok {
+		// The shopper's colour is not offered, so the answer is for the
+		// size they named, colour by colour.
+		c.say(fmt.Sprintf("In %s, the %s is in stock in %s at %s.%s", label, p.Title, split.name(split.available), priceRange(inStock, currency), fewLeft(inStock)))
+		if len(split.soldOut) > 0 {
+			c.say(fmt.Sprintf("It is sold out in %s in %s.", label, split.name(split.soldOut)))
+		}
+		return nil
+	}
+	lead := "Yes, the"
+	if len(missing) > 0 {
+		lead = "The"
+	}
+	c.say(fmt.Sprintf("%s %s in %s is in stock at %s.%s", lead, p.Title, label, priceRange(inStock, currency), fewLeft(inStock)))
+	if ok {
+		c.say(split.sentence())
+	}
+	return nil
+}
+
+// notOffered tells the shopper that p does not come in the colours they
+// named, and which colours it does come in.
+func notOffered(p *salesagent.Product, missing []string) string {
+	option := optionNamed(p, isColourOption)
+	colours := valuesOf(p.Variants, option)
+	if len(colours) == 0 {
+		return fmt.Sprintf("The %s has no color options, so I can't offer it in %s.", p.Title, joinOr(missing))
+	}
+	return fmt.Sprintf("The %s doesn't come in %s. Its %s options are %s.", p.Title, joinOr(missing), strings.ToLower(option), joinList(colours))
+}
+
+// stockSummary tells what of p is in stock and at what price.
+func stockSummary(p *salesagent.Product, currency string) string {
+	inStock := inStockVariants(p.Variants)
+	if len(inStock) == 0 {
+		return fmt.Sprintf("The %s is sold out right now.", p.Title)
+	}
+	if groups := sizesByColour(p.Variants); groups != nil {
+		colours := valuesOf(p.Variants, optionNamed(p, isColourOption))
+		return fmt.Sprintf("The %s is in stock at %s: %s.", p.Title, priceRange(inStock, currency), describeSizesByColour(groups, colours))
+	}
+	return fmt.Sprintf("The %s is in stock%s at %s.", p.Title, optionSummary(p.Variants, inStock), priceRange(inStock, currency))
+}
+
+// inStockClause writes what of p is in stock as a clause to follow "It is
+// in stock": sizes by colour when p has both, as ": Blue in sizes S and L;
+// Black in size M", or else the option values, as " in size S and M". It
+// is empty when nothing is in stock.
+func inStockClause(p *salesagent.Product) string {
+	inStock := inStockVariants(p.Variants)
+	if len(inStock) == 0 {
+		return ""
+	}
+	if groups := sizesByColour(p.Variants); groups != nil {
+		return ": " + describeSizesByColour(groups, valuesOf(p.Variants, optionNamed(p, isColourOption)))
+	}
+	return optionSummary(p.Variants, inStock)
+}
+
+// singleValue returns the one value requested for an option matched by
+// match, or "" when the option was not requested or got several values.
+func singleValue(requested []requestedOption, match func(string) bool) string {
+	for _, r := range requested {
+		if match(r.name) && len(r.values) == 1 {
+			return r.values[0]
+		}
+	}
+	return ""
+}
+
+// nearbyInStock suggests what is in stock next to a sold-out size and
+// colour: the same size in other colours and the same colour in other
+// sizes.
+func nearbyInStock(p *salesagent.Product, requested []requestedOption) []string {
+	sizeName, colourName := optionNamed(p, isSizeOption), optionNamed(p, isColourOption)
+	size, colour := singleValue(requested, isSizeOption), singleValue(requested, isColourOption)
+	if size == "" || colour == "" {
+		return nil
+	}
+	var sentences []string
+	sameSize := valuesOf(inStockVariants(variantsWith(p.Variants, []requestedOption{{name: sizeName, values: []string{size}}})), colourName)
+	if len(sameSize) > 0 {
+		sentences = append(sentences, fmt.Sprintf("Size %s is in stock in %s.", size, joinList(sameSize)))
+	}
+	sameColour := valuesOf(inStockVariants(variantsWith(p.Variants, []requestedOption{{name: colourName, values: []string{colour}}})), sizeName)
+	if len(sameColour) > 0 {
+		sentences = append(sentences, fmt.Sprintf("%s is in stock in %s.", colour, sizeWord(sameColour)))
+	}
+	return sentences
+}
+
+// optionSplit is the stock of a requested size across colours, or of a
+// requested colour across sizes.
+type optionSplit struct {
+	// subject is the requested value, as "Size M" or "Blue".
+	subject string
+	// bySize is set when the split is across sizes.
+	bySize             bool
+	other              string
+	available, soldOut []string
+}
+
+// splitByOtherOption splits the stock of a request naming only a size
+// across colours, or of one naming only a colour across sizes, so a size
+// is never taken to be in stock in every colour. ok is false when the
+// request names both, several values, or p lacks either option.
+func splitByOtherOption(p *salesagent.Product, requested []requestedOption, matching []salesagent.Variant) (split optionSplit, ok bool) {
+	sizeName, colourName := optionNamed(p, isSizeOption), optionNamed(p, isColourOption)
+	if sizeName == "" || colourName == "" || len(valuesOf(p.Variants, colourName)) < 2 || len(valuesOf(p.Variants, sizeName)) < 2 {
+		return optionSplit{}, false
+	}
+	size, colour := singleValue(requested, isSizeOption), singleValue(requested, isColourOption)
+	switch {
+	case size != "" && colour == "":
+		split = optionSplit{subject: "Size " + size, other: colourName}
+	case colour != "" && size == "":
+		split = optionSplit{subject: colour, other: sizeName, bySize: true}
+	default:
+		return optionSplit{}, false
+	}
+
+	split.available = valuesOf(inStockVariants(matching), split.other)
+	for _, value := range valuesOf(matching, split.other) {
+		if !containsString(split.available, value) {
+			split.soldOut = append(split.soldOut, value)
+		}
+	}
+	return split, true
+}
+
+// name writes values of the other option, as "sizes S and L" or "Blue and
+// Black".
+func (s optionSplit) name(values []string) string {
+	if s.bySize {
+		return sizeWord(values)
+	}
+	return joinList(values)
+}
+
+// sentence tells where the requested value is in stock, as "Size M is in
+// stock in Black and sold out in Blue." It is empty when a single value of
+// the other option is in stock and none is sold out, which the reply has
+// already said.
+func (s optionSplit) sentence() string {
+	if len(s.soldOut) == 0 {
+		if len(s.available) < 2 {
+			return ""
+		}
+		return fmt.Sprintf("%s is in stock in every %s: %s.", s.subject, strings.ToLower(s.other), joinList(s.available))
+	}
+	return fmt.Sprintf("%s is in stock in %s and sold out in %s.", s.subject, s.name(s.available), s.name(s.soldOut))
+}
+
+func (c *composer) price(ctx context.Context) error {
+	message := c.turn.Message.Body
+	discount := mentionsDiscount(message)
+	if discount {
+		c.policy(NeedPrice)
+	}
+	// With shipping, returns or payment among the needs, "how much" asks
+	// what that costs, which the topic's passage answers.
+	if c.hasTopicNeed() {
+		return nil
+	}
+	p := c.turn.Product
+	if p == nil {
+		if discount {
+			return nil
+		}
+		return c.searchProducts(ctx, message, false)
+	}
+
+	variants := p.Variants
+	label := ""
+	if requested := requestedOptions(p, message); len(requested) > 0 {
+		if matching := variantsWith(p.Variants, requested); len(matching) > 0 {
+			variants, label = matching, " in "+requestedLabel(requested)
+		}
+	}
+	if len(variants) == 0 {
+		return nil
+	}
+	currency := c.turn.Shop.Currency
+	was := commonCompareAt(variants)
+	var text string
+	switch {
+	case discount && was == nil:
+		// The product's stored prices show no reduction to tell of.
+		return nil
+	case discount:
+		text = fmt.Sprintf("The %s%s is on sale at %s, down from %s.", p.Title, label, priceRange(variants, currency), was.Format(currency))
+	case was != nil:
+		text = fmt.Sprintf("The %s%s costs %s, down from %s.", p.Title, label, priceRange(variants, currency), was.Format(currency))
+	default:
+		text = fmt.Sprintf("The %s%s costs %s.", p.Title, label, priceRange(variants, currency))
+	}
+	c.say(text)
+	c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
+	c.grounded = true
+	return nil
+}
+
+// topicNeeds are the needs answered from the shop's passages.
+var topicNeeds = []Need{NeedShipping, NeedReturns, NeedPayment}
+
+// hasTopicNeed reports whether shipping, returns or payment was recognised.
+func (c *composer) hasTopicNeed() bool {
+	for _, n := range topicNeeds {
+		if c.turn.HasNeed(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// discountPattern finds a question about discounts or promotions. "Offer"
+// and "code" alone do not count, as in "what shipping options do you
+// offer".
+var discountPattern = regexp.MustCompile(`(?i)\b(discount|coupon|promo|promotion|voucher|sale|deal|markdown|clearance|rebate)s?\b|\b(special|any) offers?\b|\boffers\b`)
+
+func mentionsDiscount(text string) bool { return discountPattern.MatchString(text) }
+
+// productSearch searches the catalog for what the message asks for. A
+// message about discounts or a shop topic searches only for the products
+// it names, as "jackets" in "are any jackets on sale", and none when it
+// names none.
+func (c *composer) productSearch(ctx context.Context) error {
+	message := c.turn.Message.Body
+	if !mentionsDiscount(message) && !c.hasTopicNeed() {
+		return c.searchProducts(ctx, message, false)
+	}
+	terms := productTerms(message)
+	if terms == "" {
+		return nil
+	}
+	return c.searchProducts(ctx, terms, false)
+}
+
+// topicQueryNoise are words of a discount or shop-topic question that name
+// no product.
+var topicQueryNoise = map[string]bool{}
+
+func init() {
+	for _, list := range topicWords {
+		for s := range stemSet(list) {
+			topicQueryNoise[s] = true
+		}
+	}
+	for _, list := range coreWords {
+		for s := range stemSet(list) {
+			topicQueryNoise[s] = true
+		}
+	}
+	for _, w := range []string{"deal", "deals", "promotion", "promotions", "special", "offers", "markdown", "clearance", "rebate", "cheap", "cheaper", "cheapest"} {
+		topicQueryNoise[stem(w)] = true
+	}
+}
+
+// productTerms returns the words of message that may name a product: not
+// stop words, filler or words of discounts and shop topics.
+func productTerms(message string) string {
+	var terms []string
+	for _, w := range words(normalize(message)) {
+		if len(w) < 2 || (english.IsStopWord(w) && !meaningfulStopWords[w]) || extraStopWords[w] {
+			continue
+		}
+		s := stem(w)
+		if queryNoise[s] || topicQueryNoise[s] || genericWords[s] || isNumber(s) {
+			continue
+		}
+		terms = append(terms, w)
+	}
+	return strings.Join(terms, " ")
+}
+
+// maxPricePattern finds a price limit such as "under $100" or "below 1,299.99".
+var maxPricePattern = regexp.MustCompile(`(?i)\b(?:under|below|less than|max(?:imum)?|up to|no more than|cheaper than)\s*[$€£]?\s*(\d[\d,]*(?:\.\d{1,2})?)`)
+
+// searchProducts calls search_products with query, and with the price
+// limit the message names, as in "under $100".
+func (c *composer) searchProducts(ctx context.Context, query string, inStock bool) error {
+	if c.searched {
+		return nil
+	}
+	c.searched = true
+
+	message := c.turn.Message.Body
+	args := searchProductsArgs{Query: shorten(strings.TrimSpace(query), maxQueryLength), InStock: inStock}
+	if m := maxPricePattern.FindStringSubmatch(message); m != nil {
+		if amount, err := salesagent.ParseMoney(m[1]); err == nil && amount > 0 {
+			limit := float64(amount) / 100
+			args.MaxPrice = &limit
+		}
+	}
+	result, err := c.tools.CallWith(ctx, "search_products", args)
+	if rejected(err) {
+		c.say("Could you tell me a bit more about what you're looking for?")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+
+	data := result.Data.(SearchProductsData)
+	if len(data.Products) == 0 {
+		c.say("I couldn't find products that match in our catalog. Could you tell me more about what you're looking for, such as the type of product or what it's for?")
+		return nil
+	}
+	c.use(result)
+	items := make([]string, len(data.Products))
+	for i, p := range data.Products {
+		items[i] = fmt.Sprintf("%s (%s, %s)", p.Title, p.Price, stockWord(p.InStock))
+	}
+	c.say(fmt.Sprintf("Here's what I found: %s.", joinList(items)))
+	return nil
+}
+
+// policyKinds are the kinds of passages quoted for shop questions.
+var policyKinds = []string{salesagent.KindFAQ, salesagent.KindPolicy, salesagent.KindPage}
+
+var topicNames = map[Need]string{
+	NeedShipping: "shipping",
+	NeedReturns:  "returns and exchanges",
+	NeedPayment:  "payment",
+	NeedPrice:    "discounts",
+}
+
+// policy quotes the passage that best answers a shipping, returns, payment
+// or discount question, or offers a person when none does.
+func (c *composer) policy(need Need) {
+	best, ok := bestPassage(c.turn.Hits, c.turn.Message.Body, need, policyKinds...)
+	if !ok {
+		c.say(fmt.Sprintf("I couldn't find anything about %s in our shop's information. Would you like me to connect you with a person from our team?", topicNames[need]))
+		return
+	}
+	c.say(best.quote())
+	c.cite(best.hit.Citation())
+	c.grounded = true
+}
+
+// general replies to a message with no recognised need from the product in
+// view, the shop's passages or its catalog. Failing those, it requests
+// more detail and offers a person.
+//
+// The product in view answers first, except for a message that names
+// another product or product type, as "down jacket" does beside a rain
+// jacket, and for a how-to question that does not point at the product in
+// view: the shop's guides answer those first.
+func (c *composer) general(ctx context.Context) error {
+	message := c.turn.Message.Body
+	p := c.turn.Product
+	other := p != nil && namesOtherThing(p, message, c.turn.Hits)
+	passagesFirst := other || (howToPattern.MatchString(message) && !pointsAtProduct(p, message))
+	if p != nil && !passagesFirst && c.describe(p, message) {
+		return nil
+	}
+	if best, ok := bestPassage(c.turn.Hits, message, "", policyKinds...); ok {
+		c.say(best.quote())
+		c.cite(best.hit.Citation())
+		c.grounded = true
+		return nil
+	}
+	if p != nil && passagesFirst && !other && c.describe(p, message) {
+		return nil
+	}
+	question := setOf(contentStems(message))
+	for _, hit := range c.turn.Hits {
+		if hit.Kind == salesagent.KindProduct && overlap(question, setOf(contentStems(hit.Heading))) > 0 {
+			if err := c.searchProducts(ctx, message, false); err != nil {
+				return err
+			}
+			if c.grounded {
+				return nil
+			}
+			break
+		}
+	}
+	c.say("I'm not sure I can answer that from our shop's information. Could you tell me a bit more? I can help with products, sizing, stock, shipping, returns and orders. " + offerPerson)
+	return nil
+}
+
+// describe quotes the sentences of p's description that match message,
+// and reports whether it found any.
+func (c *composer) describe(p *salesagent.Product, message string) bool {
+	sentences := descriptionSentences(p, message)
+	if len(sentences) == 0 {
+		return false
+	}
+	c.say(fmt.Sprintf("The %s description says: %q", p.Title, strings.Join(sentences, " ")))
+	c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
+	c.grounded = true
+	return true
+}
+
+// howToPattern finds a question on how to do something, as "how do I wash
+// it" or "how to re-proof a jacket".
+var howToPattern = regexp.MustCompile(`(?i)how (do|can|should|would|does) (i|you|we|one)|how to|best way to`)
+
+// pointingWords refer to the product in view.
+var pointingWords = map[string]bool{"this": true, "it": true, "these": true, "those": true, "them": true, "that": true}
+
+// pointsAtProduct reports whether message refers to p, by a word such as
+// "this" or by a word of its title that its product type lacks, as
+// "Ridgeline" in "Ridgeline Rain Jacket".
+func pointsAtProduct(p *salesagent.Product, message string) bool {
+	if p == nil {
+		return false
+	}
+	for _, w := range words(normalize(message)) {
+		if pointingWords[w] {
+			return true
+		}
+	}
+	distinct := setOf(contentStems(p.Title))
+	for _, s := range contentStems(p.ProductType) {
+		delete(distinct, s)
+	}
+	return overlap(distinct, setOf(contentStems(message))) > 0
+}
+
+// namesOtherThing reports whether message names something p is not: a
+// word that p's title, type, tags, options and description lack but the
+// heading of another retrieved product or passage has, as "down" in "how
+// do I wash my down jacket" beside a rain jacket.
+func namesOtherThing(p *salesagent.Product, message string, hits []retrieval.Hit) bool {
+	own := setOf(contentStems(productText(p)))
+	for s := range setOf(contentStems(message)) {
+		if own[s] || genericWords[s] {
+			continue
+		}
+		for _, hit := range hits {
+			if hit.Source.ProductID == p.ID {
+				continue
+			}
+			if setOf(stems(hit.Heading))[s] {
+				return true
+			}
+		}
+	}
+	return false
+}

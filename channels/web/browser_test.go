@@ -1,0 +1,167 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/salesagent/salesagent/internal/browsertest"
+)
+
+// Short names for the shared browser helpers.
+const (
+	widgetRoot    = browsertest.WidgetRoot
+	launcherPath  = browsertest.LauncherPath
+	inputPath     = browsertest.InputPath
+	widgetMounted = browsertest.WidgetMounted
+)
+
+var (
+	newBrowser = browsertest.New
+	poll       = browsertest.Poll
+)
+
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	return browsertest.Eval[T](t, ctx, expr)
+}
+
+func TestBrowserWidgetStreamsSizeGuide(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	hold := make(chan struct{})
+	b.agent.hold = hold
+	ctx := newBrowser(t)
+	productURL := b.ts.URL + "/shop/" + b.shop.Slug + "/products/trail-tee"
+
+	// Put the selected size in the cart, then open the chat and ask.
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(productURL),
+		chromedp.WaitVisible(chromedp.ID("add")),
+		chromedp.Click(chromedp.ID("add")),
+		poll(`document.getElementById("added").textContent !== ""`),
+		poll(widgetMounted),
+		chromedp.Click(chromedp.JSPath(launcherPath)),
+		poll(widgetRoot+`.activeElement && `+widgetRoot+`.activeElement.id === "sa-input"`),
+		chromedp.SendKeys(chromedp.JSPath(inputPath), "Which size fits a 98 cm chest?"),
+		chromedp.KeyEvent(kb.Enter),
+	)
+	if err != nil {
+		t.Fatalf("open the widget and send: %v", err)
+	}
+
+	// The first part of the reply shows while the turn still runs.
+	call := b.waitTurn(t)
+	err = chromedp.Do(ctx, poll(widgetRoot+`.querySelector(".msg.agent.streaming .text") && `+
+		widgetRoot+`.querySelector(".msg.agent.streaming .text").textContent === `+jsString(answerPart1)))
+	if err != nil {
+		t.Fatalf("first delta never appeared: %v", err)
+	}
+	if busy := eval[string](t, ctx, widgetRoot+`.querySelector(".log").getAttribute("aria-busy")`); busy != "true" {
+		t.Errorf("log aria-busy while streaming = %q, want true", busy)
+	}
+	if call.page.ProductHandle != "trail-tee" || call.page.SKU != "TEE-M" {
+		t.Errorf("page context = %+v, want trail-tee and the selected SKU TEE-M", call.page)
+	}
+	if len(call.page.Cart) != 1 || call.page.Cart[0].SKU != "TEE-M" || call.page.Cart[0].Quantity != 1 {
+		t.Errorf("cart sent = %+v, want one TEE-M from localStorage", call.page.Cart)
+	}
+	close(hold)
+
+	if err := chromedp.Do(ctx, poll(widgetRoot+`.querySelector(".msg.agent:not(.streaming) table")`)); err != nil {
+		t.Fatalf("final answer never appeared: %v", err)
+	}
+	if answer := eval[string](t, ctx, widgetRoot+`.querySelector(".msg.agent .text").textContent`); answer != answerPart1+answerPart2 {
+		t.Errorf("answer = %q", answer)
+	}
+	colHeads := eval[int](t, ctx, widgetRoot+`.querySelectorAll(".msg.agent table thead th[scope=col]").length`)
+	rowHeads := eval[int](t, ctx, widgetRoot+`.querySelectorAll(".msg.agent table tbody th[scope=row]").length`)
+	caption := eval[string](t, ctx, widgetRoot+`.querySelector(".msg.agent table caption").textContent`)
+	if colHeads != 3 || rowHeads != 3 || caption != sizeGuideCard.Title {
+		t.Errorf("size guide table has %d column heads, %d row heads, caption %q", colHeads, rowHeads, caption)
+	}
+	if busy := eval[string](t, ctx, widgetRoot+`.querySelector(".log").getAttribute("aria-busy")`); busy != "false" {
+		t.Errorf("log aria-busy after the answer = %q, want false", busy)
+	}
+	if role := eval[string](t, ctx, widgetRoot+`.querySelector("#sa-dialog").getAttribute("role")`); role != "dialog" {
+		t.Errorf("dialog role = %q", role)
+	}
+	if live := eval[string](t, ctx, widgetRoot+`.querySelector(".log").getAttribute("aria-live")`); live != "polite" {
+		t.Errorf("log aria-live = %q", live)
+	}
+	if label := eval[string](t, ctx, widgetRoot+`.querySelector("label[for=sa-input]").textContent`); label == "" {
+		t.Error("message input has no label")
+	}
+	saved := eval[map[string]any](t, ctx, `JSON.parse(localStorage.getItem("salesagent:`+b.shop.WidgetKey+`"))`)
+	if saved["last_seq"] != float64(2) || saved["visitor_token"] == "" {
+		t.Errorf("saved state = %v, want last_seq 2 and a visitor token", saved)
+	}
+
+	// Escape closes the dialog and gives focus back to the launcher.
+	err = chromedp.Do(ctx,
+		chromedp.Focus(chromedp.JSPath(inputPath)),
+		chromedp.KeyEvent(kb.Escape),
+		poll(widgetRoot+`.querySelector("#sa-dialog").hidden`),
+	)
+	if err != nil {
+		t.Fatalf("escape: %v", err)
+	}
+	if !eval[bool](t, ctx, widgetRoot+`.activeElement === `+launcherPath) {
+		t.Error("focus did not return to the launcher after Escape")
+	}
+
+	// After a reload the widget shows the kept messages and resumes without
+	// duplicating them.
+	err = chromedp.Do(ctx,
+		chromedp.Reload(),
+		poll(widgetMounted),
+		chromedp.Click(chromedp.JSPath(launcherPath)),
+		poll(widgetRoot+`.querySelector(".status").textContent === ""`),
+		chromedp.Sleep(300*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if n := eval[int](t, ctx, widgetRoot+`.querySelectorAll(".msg").length`); n != 2 {
+		t.Errorf("%d messages after reload, want 2", n)
+	}
+	if n := b.agent.callCount(); n != 1 {
+		t.Errorf("agent ran %d turns, want 1", n)
+	}
+}
+
+func TestBrowserWidgetFullScreenOnPhone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := newBrowser(t)
+
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 800, chromedp.EmulateMobile),
+		chromedp.Navigate(b.ts.URL+"/shop/"+b.shop.Slug),
+		poll(widgetMounted),
+		chromedp.Click(chromedp.JSPath(launcherPath)),
+		poll(`!`+widgetRoot+`.querySelector("#sa-dialog").hidden`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	width := eval[float64](t, ctx, widgetRoot+`.querySelector("#sa-dialog").getBoundingClientRect().width`)
+	height := eval[float64](t, ctx, widgetRoot+`.querySelector("#sa-dialog").getBoundingClientRect().height`)
+	viewportWidth := eval[float64](t, ctx, `window.innerWidth`)
+	viewportHeight := eval[float64](t, ctx, `window.innerHeight`)
+	if width != viewportWidth || height != viewportHeight {
+		t.Errorf("dialog is %vx%v on a %vx%v phone screen, want full screen", width, height, viewportWidth, viewportHeight)
+	}
+	if eval[string](t, ctx, `getComputedStyle(`+launcherPath+`).display`) != "none" {
+		t.Error("launcher still shows over the full-screen dialog")
+	}
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	return fmt.Sprintf("%q", s)
+}

@@ -1,0 +1,171 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/salesagent/salesagent/postgres"
+)
+
+// Back-off between attempts to reconnect the listener.
+const (
+	listenMinBackoff = 500 * time.Millisecond
+	listenMaxBackoff = 30 * time.Second
+)
+
+// catchUpTimeout bounds the database read of one fan-out delivery.
+const catchUpTimeout = 10 * time.Second
+
+// hub fans new messages out to the local sockets of their conversation. One
+// listener connection per process waits on postgres.NotifyChannel, so a
+// message stored by any process, such as an operator's reply, reaches the
+// shopper's socket here.
+type hub struct {
+	srv *Server
+
+	mu    sync.Mutex
+	convs map[int64][]*socket
+
+	// done is closed once run has returned; work counts running
+	// catch-ups.
+	done chan struct{}
+	work sync.WaitGroup
+}
+
+func newHub(srv *Server) *hub {
+	return &hub{
+		srv:   srv,
+		convs: map[int64][]*socket{},
+		done:  make(chan struct{}),
+	}
+}
+
+func (h *hub) join(sock *socket) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.convs[sock.convID] = append(h.convs[sock.convID], sock)
+}
+
+func (h *hub) leave(sock *socket) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	list := h.convs[sock.convID]
+	for i, other := range list {
+		if other == sock {
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = nil
+			list = list[:len(list)-1]
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(h.convs, sock.convID)
+		return
+	}
+	h.convs[sock.convID] = list
+}
+
+// socketsOf returns a copy of the conversation's local sockets, or of every
+// joined socket when convID is 0.
+func (h *hub) socketsOf(convID int64) []*socket {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if convID != 0 {
+		return append([]*socket(nil), h.convs[convID]...)
+	}
+	var all []*socket
+	for _, list := range h.convs {
+		all = append(all, list...)
+	}
+	return all
+}
+
+// run keeps a listener connection open until ctx ends, reconnecting with
+// jittered back-off.
+func (h *hub) run(ctx context.Context) {
+	defer close(h.done)
+	backoff := listenMinBackoff
+	for {
+		err := h.listen(ctx, func() { backoff = listenMinBackoff })
+		if ctx.Err() != nil {
+			return
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		h.srv.log.WarnContext(ctx, "message listener disconnected; reconnecting", "error", err, "retry_in_ms", wait.Milliseconds())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, listenMaxBackoff)
+	}
+}
+
+// listen opens a connection, listens on the channel, catches every local
+// socket up on what it may have missed while no listener ran, then relays
+// notifications until the connection fails.
+func (h *hub) listen(ctx context.Context, connected func()) error {
+	conn, err := pgx.ConnectConfig(ctx, h.srv.db.Pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		conn.Close(closeCtx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{postgres.NotifyChannel}.Sanitize()); err != nil {
+		return err
+	}
+	connected()
+	for _, sock := range h.socketsOf(0) {
+		h.startCatchUp(sock)
+	}
+
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		h.dispatch(n.Payload)
+	}
+}
+
+// dispatch starts a catch-up for each local socket of the notified
+// conversation that lacks the new message.
+func (h *hub) dispatch(payload string) {
+	var note struct {
+		ConversationID int64 `json:"conversation_id"`
+		Seq            int64 `json:"seq"`
+	}
+	if err := json.Unmarshal([]byte(payload), &note); err != nil || note.ConversationID == 0 {
+		h.srv.log.Warn("ignoring malformed message notification", "payload_bytes", len(payload))
+		return
+	}
+	for _, sock := range h.socketsOf(note.ConversationID) {
+		if sock.lastSent.Load() < note.Seq {
+			h.startCatchUp(sock)
+		}
+	}
+}
+
+func (h *hub) startCatchUp(sock *socket) {
+	h.work.Add(1)
+	go func() {
+		defer h.work.Done()
+		ctx, cancel := context.WithTimeout(h.srv.ctx, catchUpTimeout)
+		defer cancel()
+		sock.catchUp(ctx)
+	}()
+}
+
+// wait blocks until run and every catch-up it started have returned.
+func (h *hub) wait() {
+	<-h.done
+	h.work.Wait()
+}

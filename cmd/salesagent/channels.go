@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"net/http"
+
+	"github.com/salesagent/salesagent/agent"
+	"github.com/salesagent/salesagent/channels/web"
+	"github.com/salesagent/salesagent/demo"
+	"github.com/salesagent/salesagent/retrieval"
+)
+
+// mountChannels builds the agent and the shopper-facing channels and adds
+// their routes to mux.
+func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
+	searcher := retrieval.NewSearcher(a.db, retrieval.NewLocalEmbedder())
+	service := agent.NewService(a.db, searcher, a.logger)
+	metrics, err := agent.NewMetrics(a.registry)
+	if err != nil {
+		return fmt.Errorf("register agent metrics: %w", err)
+	}
+	service.Metrics = metrics
+
+	webServer := web.New(web.Config{
+		DB:        a.db,
+		Turns:     service,
+		Logger:    a.logger,
+		Metrics:   a.registry,
+		PublicURL: a.cfg.PublicURL,
+	})
+	webServer.Register(mux)
+	a.closers = append(a.closers, func(ctx context.Context) { webServer.Close(ctx) })
+
+	mux.Handle("GET /static/demo/", http.StripPrefix("/static/demo/", http.FileServerFS(demo.Images())))
+	mux.HandleFunc("GET /{$}", a.handleRoot)
+	return nil
+}
+
+// handleRoot sends a visitor to the only shop, or lists the shops.
+func (a *App) handleRoot(w http.ResponseWriter, r *http.Request) {
+	shops, err := a.db.ListShops(r.Context())
+	if err != nil {
+		a.logger.ErrorContext(r.Context(), "list shops failed", "error", err)
+		http.Error(w, "The shop list is unavailable; try again shortly.", http.StatusServiceUnavailable)
+		return
+	}
+	if len(shops) == 1 {
+		http.Redirect(w, r, "/shop/"+shops[0].Slug, http.StatusFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = rootPage.Execute(w, shops)
+}
+
+var rootPage = template.Must(template.New("root").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>salesagent</title></head>
+<body><main><h1>salesagent</h1>
+{{if .}}<p>Shops on this server:</p><ul>{{range .}}<li><a href="/shop/{{.Slug}}">{{.Name}}</a></li>{{end}}</ul>
+{{else}}<p>No shops yet. Load one with <code>salesagent ingest --shop SLUG PATH...</code>, for example the demo shop: <code>salesagent ingest --shop demo demo/shop</code>.</p>{{end}}
+</main></body></html>
+`))

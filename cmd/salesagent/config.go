@@ -1,0 +1,69 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// DefaultDatabaseURL is the database that scripts/setup.sh creates.
+const DefaultDatabaseURL = "postgres://salesagent:salesagent@127.0.0.1:5432/salesagent"
+
+// Config is everything the commands read from flags and the environment,
+// read once in main and passed down.
+type Config struct {
+	DatabaseURL     string
+	Addr            string
+	PublicURL       string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	AutoMigrate     bool
+}
+
+// envOr returns the environment variable name, or fallback when unset.
+func envOr(name, fallback string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return fallback
+}
+
+// addCommonFlags registers the flags every command shares.
+func addCommonFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("SALESAGENT_DATABASE_URL", DefaultDatabaseURL),
+		"PostgreSQL URL (env SALESAGENT_DATABASE_URL)")
+	fs.StringVar(&cfg.LogLevel, "log-level", envOr("SALESAGENT_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env SALESAGENT_LOG_LEVEL)")
+	fs.StringVar(&cfg.LogFormat, "log-format", envOr("SALESAGENT_LOG_FORMAT", "text"), "log format: text or json (env SALESAGENT_LOG_FORMAT)")
+}
+
+// newLogger builds the process's logger from the config.
+func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, usageError{fmt.Sprintf("invalid --log-level %q: use debug, info, warn or error", cfg.LogLevel)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(cfg.LogFormat) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Sprintf("invalid --log-format %q: use text or json", cfg.LogFormat)}
+}
+
+// parseFlags parses args, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/migrations"
+	"github.com/salesagent/salesagent/postgres"
+	"github.com/salesagent/salesagent/retrieval"
+	"github.com/salesagent/salesagent/retrieval/ingest"
+)
+
+// maxRowErrorsShown bounds how many rejected rows ingest prints one by one.
+const maxRowErrorsShown = 50
+
+func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	var slug, name, format string
+	var strict bool
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addCommonFlags(fs, &cfg)
+	fs.StringVar(&slug, "shop", "", "slug of the shop to load into, created if new (required)")
+	fs.StringVar(&name, "name", "", "display name of a new shop (default: the slug)")
+	fs.StringVar(&format, "format", "", "format of every PATH, overriding detection: shopify-json, shopify-csv, magento-csv, faq-md, policy-md, size-guide-md or tau-bench")
+	fs.BoolVar(&strict, "strict", false, "exit with an error when any row is rejected (the good rows still load)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: salesagent ingest --shop SLUG [--name NAME] [--format FORMAT] PATH...")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if slug == "" {
+		return usageError{"missing --shop SLUG: name the shop to load into, for example --shop demo"}
+	}
+	if fs.NArg() == 0 {
+		return usageError{"missing PATH: give the files or folders to load, for example demo/shop"}
+	}
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+
+	db, err := openMigrated(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	shop, created, err := db.EnsureShop(ctx, slug, name)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "created shop %q (%s)\n", shop.Slug, shop.Name)
+	}
+
+	start := time.Now()
+	progress := newProgress(stderr, "parsed files")
+	batch, rowErrors, err := ingest.ParsePaths(fs.Args(), ingest.Format(format), progress.update)
+	progress.done()
+	if err != nil {
+		return err
+	}
+	for i, rowErr := range rowErrors {
+		if i == maxRowErrorsShown {
+			fmt.Fprintf(stderr, "... and %d more rejected rows\n", len(rowErrors)-maxRowErrorsShown)
+			break
+		}
+		fmt.Fprintf(stderr, "rejected: %v\n", rowErr)
+	}
+
+	indexer := retrieval.NewIndexer(db, retrieval.NewLocalEmbedder(), logger)
+	report, err := load(ctx, db, indexer, shop, batch, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "loaded into shop %q in %s:\n%s", shop.Slug, time.Since(start).Round(time.Millisecond), report)
+	fmt.Fprintf(stdout, "widget key: %s\n", shop.WidgetKey)
+	if len(rowErrors) > 0 {
+		fmt.Fprintf(stdout, "%d rows rejected (listed above); the other rows were loaded\n", len(rowErrors))
+		if strict {
+			return fmt.Errorf("%d rows rejected", len(rowErrors))
+		}
+	}
+	return nil
+}
+
+// openMigrated opens the database and applies pending migrations.
+func openMigrated(ctx context.Context, cfg Config, logger *slog.Logger) (*postgres.DB, error) {
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	version, err := migrations.Up(ctx, db.Pool)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	logger.DebugContext(ctx, "database schema current", "version", version)
+	// Reopen so that every connection knows the vector type, which the first
+	// migration may have just created.
+	db.Close()
+	return postgres.Open(ctx, cfg.DatabaseURL)
+}
+
+// loadReport counts what a load changed.
+type loadReport struct {
+	Products, Documents postgres.UpsertResult
+	Customers, Orders   int
+	Index               retrieval.IndexStats
+}
+
+func (r loadReport) String() string {
+	return fmt.Sprintf("  products:  %d new, %d changed, %d unchanged\n"+
+		"  documents: %d new, %d changed, %d unchanged\n"+
+		"  customers: %d, orders: %d\n"+
+		"  index:     %d chunks written, %d unchanged, %d deleted, %d embeddings computed\n",
+		r.Products.Inserted, r.Products.Updated, r.Products.Unchanged,
+		r.Documents.Inserted, r.Documents.Updated, r.Documents.Unchanged,
+		r.Customers, r.Orders,
+		r.Index.ChunksWritten, r.Index.ChunksUnchanged, r.Index.ChunksDeleted, r.Index.EmbeddingsComputed)
+}
+
+func addStats(a, b retrieval.IndexStats) retrieval.IndexStats {
+	a.ChunksWritten += b.ChunksWritten
+	a.ChunksUnchanged += b.ChunksUnchanged
+	a.ChunksDeleted += b.ChunksDeleted
+	a.EmbeddingsComputed += b.EmbeddingsComputed
+	return a
+}
+
+// productBatchSize is how many products are stored and indexed per step,
+// so progress shows on long loads.
+const productBatchSize = 200
+
+// load stores a parsed batch in the shop and indexes what changed.
+func load(ctx context.Context, db *postgres.DB, indexer *retrieval.Indexer, shop *salesagent.Shop, batch *ingest.Batch, progressOut io.Writer) (loadReport, error) {
+	var report loadReport
+
+	progress := newProgress(progressOut, "stored products")
+	for start := 0; start < len(batch.Products); start += productBatchSize {
+		end := min(start+productBatchSize, len(batch.Products))
+		result, err := db.UpsertProducts(ctx, shop.ID, batch.Products[start:end])
+		if err != nil {
+			return report, err
+		}
+		report.Products.Inserted += result.Inserted
+		report.Products.Updated += result.Updated
+		report.Products.Unchanged += result.Unchanged
+		stats, err := indexer.IndexProducts(ctx, shop.ID, result.ChangedIDs)
+		if err != nil {
+			return report, fmt.Errorf("index products: %w", err)
+		}
+		report.Index = addStats(report.Index, stats)
+		progress.update(end, len(batch.Products))
+	}
+	progress.done()
+
+	docs, err := db.UpsertDocuments(ctx, shop.ID, batch.Documents)
+	if err != nil {
+		return report, err
+	}
+	report.Documents = docs
+	stats, err := indexer.IndexDocuments(ctx, shop.ID, docs.ChangedIDs)
+	if err != nil {
+		return report, fmt.Errorf("index documents: %w", err)
+	}
+	report.Index = addStats(report.Index, stats)
+
+	customerIDs, err := db.UpsertCustomers(ctx, shop.ID, batch.Customers)
+	if err != nil {
+		return report, err
+	}
+	report.Customers = len(customerIDs)
+
+	// Orders may name customers loaded by an earlier ingest.
+	var missing []string
+	for _, o := range batch.Orders {
+		if _, ok := customerIDs[o.CustomerExternalID]; !ok && o.CustomerExternalID != "" {
+			missing = append(missing, o.CustomerExternalID)
+		}
+	}
+	if len(missing) > 0 {
+		known, err := db.CustomerIDsByExternalID(ctx, shop.ID, missing)
+		if err != nil {
+			return report, err
+		}
+		for ext, id := range known {
+			customerIDs[ext] = id
+		}
+	}
+
+	orders := make([]salesagent.Order, 0, len(batch.Orders))
+	for _, o := range batch.Orders {
+		order := o.Order
+		if id, ok := customerIDs[o.CustomerExternalID]; ok {
+			order.CustomerID = &id
+		}
+		orders = append(orders, order)
+	}
+	if err := db.UpsertOrders(ctx, shop.ID, orders); err != nil {
+		return report, err
+	}
+	report.Orders = len(orders)
+	return report, nil
+}
+
+// progress prints "label: done/total" on one terminal line, at most a few
+// times a second.
+type progress struct {
+	w     io.Writer
+	label string
+	last  time.Time
+	shown bool
+}
+
+func newProgress(w io.Writer, label string) *progress { return &progress{w: w, label: label} }
+
+func (p *progress) update(done, total int) {
+	if total < 2 || (time.Since(p.last) < 200*time.Millisecond && done < total) {
+		return
+	}
+	p.last = time.Now()
+	p.shown = true
+	fmt.Fprintf(p.w, "\r%s: %d/%d", p.label, done, total)
+}
+
+func (p *progress) done() {
+	if p.shown {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,224 @@
+package ingest
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/salesagent/salesagent"
+)
+
+// maxReviewTitles caps the review titles quoted in a product's
+// review_summary attribute.
+const maxReviewTitles = 5
+
+// finish attaches reviews to their products and removes duplicates that
+// storage would reject: a repeated product id, variant SKU, document key,
+// customer id or email, or order number. The later copy is dropped with a
+// RowError. A repeated product handle is made unique instead, by appending
+// the product id.
+func (b *Batch) finish() []RowError {
+	var rowErrs []RowError
+	rowErrs = append(rowErrs, b.dedupeProducts()...)
+	rowErrs = append(rowErrs, b.attachReviews()...)
+	rowErrs = append(rowErrs, b.dedupeDocuments()...)
+	rowErrs = append(rowErrs, b.dedupeCustomers()...)
+	rowErrs = append(rowErrs, b.dedupeOrders()...)
+	return rowErrs
+}
+
+// duplicate builds the RowError for an item dropped as a repeat.
+func duplicate(at, first origin, field, value, itemKind string) RowError {
+	where := first.File
+	if first.Line > 0 {
+		where = fmt.Sprintf("%s line %d", first.File, first.Line)
+	}
+	return rowError(at, field, value, fmt.Errorf("duplicate %s %q, first seen in %s, so this copy is skipped", itemKind, value, where),
+		"give each "+itemKind+" a unique value, or import each file once")
+}
+
+func (b *Batch) dedupeProducts() []RowError {
+	var rowErrs []RowError
+	ids := map[string]origin{}
+	handles := map[string]bool{}
+	skus := map[string]origin{}
+
+	var products []salesagent.Product
+	var origins []origin
+	for i, p := range b.Products {
+		at := originAt(b.productOrigins, i)
+		if first, dup := ids[p.ExternalID]; dup {
+			rowErrs = append(rowErrs, duplicate(at, first, "id", p.ExternalID, "product id"))
+			continue
+		}
+		ids[p.ExternalID] = at
+
+		if p.Handle == "" {
+			p.Handle = slugify(p.Title + " " + p.ExternalID)
+		}
+		if handles[p.Handle] {
+			base := p.Handle + "-" + slugify(p.ExternalID)
+			p.Handle = base
+			for n := 2; handles[p.Handle]; n++ {
+				p.Handle = base + "-" + strconv.Itoa(n)
+			}
+		}
+		handles[p.Handle] = true
+
+		variants := p.Variants[:0:0]
+		for _, v := range p.Variants {
+			if first, dup := skus[v.SKU]; dup {
+				rowErrs = append(rowErrs, duplicate(at, first, "sku", v.SKU, "variant SKU"))
+				continue
+			}
+			skus[v.SKU] = at
+			variants = append(variants, v)
+		}
+		p.Variants = variants
+
+		products = append(products, p)
+		origins = append(origins, at)
+	}
+	b.Products, b.productOrigins = products, origins
+	return rowErrs
+}
+
+// reviewStats sums the reviews of one product.
+type reviewStats struct {
+	count  int
+	sum    int
+	titles []string
+}
+
+// attachReviews stores each product's review count, mean rating and first
+// review titles in its attributes "reviews", "rating" and "review_summary".
+// Reviews are matched by product id or variant SKU. Reviews of a SKU that
+// no product has give one RowError per SKU.
+func (b *Batch) attachReviews() []RowError {
+	if len(b.reviews) == 0 {
+		return nil
+	}
+	bySKU := map[string]int{}
+	for i, p := range b.Products {
+		bySKU[p.ExternalID] = i
+		for _, v := range p.Variants {
+			if _, exists := bySKU[v.SKU]; !exists {
+				bySKU[v.SKU] = i
+			}
+		}
+	}
+
+	stats := map[int]*reviewStats{}
+	var order []int
+	unknown := map[string][]review{}
+	var unknownOrder []string
+	for _, r := range b.reviews {
+		i, ok := bySKU[r.sku]
+		if !ok {
+			if unknown[r.sku] == nil {
+				unknownOrder = append(unknownOrder, r.sku)
+			}
+			unknown[r.sku] = append(unknown[r.sku], r)
+			continue
+		}
+		s := stats[i]
+		if s == nil {
+			s = &reviewStats{}
+			stats[i] = s
+			order = append(order, i)
+		}
+		s.count++
+		s.sum += r.rating
+		if len(s.titles) < maxReviewTitles && r.title != "" {
+			s.titles = append(s.titles, fmt.Sprintf("%d/5 %q", r.rating, r.title))
+		}
+	}
+
+	for _, i := range order {
+		s := stats[i]
+		p := &b.Products[i]
+		if p.Attributes == nil {
+			p.Attributes = map[string]string{}
+		}
+		p.Attributes["reviews"] = strconv.Itoa(s.count)
+		p.Attributes["rating"] = strconv.FormatFloat(float64(s.sum)/float64(s.count), 'f', 1, 64)
+		if len(s.titles) > 0 {
+			p.Attributes["review_summary"] = strings.Join(s.titles, "; ")
+		}
+	}
+
+	var rowErrs []RowError
+	for _, sku := range unknownOrder {
+		first := unknown[sku][0]
+		rowErrs = append(rowErrs, rowError(first.at, "sku", sku,
+			fmt.Errorf("no product with sku %q for %d review(s), so they are skipped", sku, len(unknown[sku])),
+			"import the product file that defines this SKU together with the reviews, or remove the reviews"))
+	}
+	b.reviews = nil
+	return rowErrs
+}
+
+func (b *Batch) dedupeDocuments() []RowError {
+	var rowErrs []RowError
+	seen := map[string]origin{}
+	var docs []salesagent.Document
+	var origins []origin
+	for i, d := range b.Documents {
+		at := originAt(b.documentOrigins, i)
+		key := d.Kind + "\x00" + d.Key
+		if first, dup := seen[key]; dup {
+			rowErrs = append(rowErrs, duplicate(at, first, "key", d.Key, d.Kind+" document key"))
+			continue
+		}
+		seen[key] = at
+		docs = append(docs, d)
+		origins = append(origins, at)
+	}
+	b.Documents, b.documentOrigins = docs, origins
+	return rowErrs
+}
+
+func (b *Batch) dedupeCustomers() []RowError {
+	var rowErrs []RowError
+	ids := map[string]origin{}
+	emails := map[string]origin{}
+	var customers []salesagent.Customer
+	var origins []origin
+	for i, c := range b.Customers {
+		at := originAt(b.customerOrigins, i)
+		if first, dup := ids[c.ExternalID]; dup && c.ExternalID != "" {
+			rowErrs = append(rowErrs, duplicate(at, first, "id", c.ExternalID, "customer id"))
+			continue
+		}
+		email := strings.ToLower(c.Email)
+		if first, dup := emails[email]; dup && email != "" {
+			rowErrs = append(rowErrs, duplicate(at, first, "email", c.Email, "customer email"))
+			continue
+		}
+		ids[c.ExternalID] = at
+		emails[email] = at
+		customers = append(customers, c)
+		origins = append(origins, at)
+	}
+	b.Customers, b.customerOrigins = customers, origins
+	return rowErrs
+}
+
+func (b *Batch) dedupeOrders() []RowError {
+	var rowErrs []RowError
+	seen := map[string]origin{}
+	var orders []Order
+	var origins []origin
+	for i, o := range b.Orders {
+		at := originAt(b.orderOrigins, i)
+		if first, dup := seen[o.Number]; dup {
+			rowErrs = append(rowErrs, duplicate(at, first, "number", o.Number, "order number"))
+			continue
+		}
+		seen[o.Number] = at
+		orders = append(orders, o)
+		origins = append(origins, at)
+	}
+	b.Orders, b.orderOrigins = orders, origins
+	return rowErrs
+}
