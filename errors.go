@@ -27,11 +27,13 @@ type Error struct {
 	Err     error
 }
 
+// Error returns the message followed by the wrapped error, if any. The code
+// is left out because messages already say what went wrong.
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+		return fmt.Sprintf("%s: %v", e.Message, e.Err)
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	return e.Message
 }
 
 func (e *Error) Unwrap() error { return e.Err }

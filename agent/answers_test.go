@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/retrieval"
 )
 
 // shopDocuments are FAQ entries and policies written the way shops write
@@ -45,7 +46,7 @@ func shopDocuments() []salesagent.Document {
 		{
 			Kind: salesagent.KindPolicy, Source: "test", Key: "refunds", Title: "Returns and Exchanges Policy",
 			Body: "**Refunds.** We refund the original payment method within 5 business days of receiving the return.\n\n" +
-				"**Items that don't qualify.** We may refuse a return if the item has been worn or washed, or if its tags are missing.",
+				"**Items that don't qualify.** We may refuse a return, or refund only part of the price, if the item has been worn, washed or altered, or if its tags are missing.",
 		},
 		faq("down-care", "How do I wash my down jacket or sleeping bag?",
 			"Wash down only when it is dirty or has lost its loft. "+
@@ -272,13 +273,13 @@ func TestQuotesReadWithoutMarkdown(t *testing.T) {
 func TestCleanMarkdown(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"- **Standard:** free on orders of $75 or more.": "Standard: free on orders of $75 or more.",
-		"* _Express_ is *fast*":                          "Express is fast",
+		"- **Standard:** free on orders of $75 or more.":  "Standard: free on orders of $75 or more.",
+		"* _Express_ is *fast*":                           "Express is fast",
 		"1. See [our returns page](https://shop.example)": "See our returns page",
-		"Merchandise total *":                            "Merchandise total",
-		"*before tax and additional charges":             "before tax and additional charges",
-		"Prices `exclude` tax":                           "Prices exclude tax",
-		"5 - 8 business days":                            "5 - 8 business days",
+		"Merchandise total *":                             "Merchandise total",
+		"*before tax and additional charges":              "before tax and additional charges",
+		"Prices `exclude` tax":                            "Prices exclude tax",
+		"5 - 8 business days":                             "5 - 8 business days",
 	}
 	for in, want := range cases {
 		if got := cleanMarkdown(in); got != want {
@@ -303,5 +304,29 @@ func TestPassageUnitsKeepTables(t *testing.T) {
 	}
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Errorf("table rows = %q, want %q", rows, want)
+	}
+}
+
+func TestBestPassageBroadQuestionSkipsExceptions(t *testing.T) {
+	t.Parallel()
+	hit := retrieval.Hit{
+		ChunkID: 1, Kind: salesagent.KindFAQ, Heading: "Returns",
+		Content: "You can return items within 30 days of delivery. Items must be unworn, with the original tags attached. " +
+			"Final Sale items cannot be returned, refunded or exchanged unless they are faulty.",
+		Source: retrieval.Source{DocumentID: 1, DocumentTitle: "Returns"},
+	}
+	best, ok := bestPassage([]retrieval.Hit{hit}, "What is your return policy?", NeedReturns)
+	if !ok {
+		t.Fatal("no passage chosen")
+	}
+	want := `From "Returns": "You can return items within 30 days of delivery. Items must be unworn, with the original tags attached."`
+	if got := best.quote(); got != want {
+		t.Errorf("quote = %s, want %s", got, want)
+	}
+
+	// A narrow question still gets the exception that answers it.
+	best, _ = bestPassage([]retrieval.Hit{hit}, "Can I return Final Sale items?", NeedReturns)
+	if got := best.quote(); !strings.Contains(got, "Final Sale items cannot be returned") {
+		t.Errorf("quote for a Final Sale question = %s, want the Final Sale rule", got)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"testing"
+
+	"github.com/salesagent/salesagent/internal/shareddata"
 )
 
 func TestClassifyShopQuestions(t *testing.T) {
@@ -85,7 +87,7 @@ const bitextFloor = 0.95
 
 func TestClassifyBitextAccuracy(t *testing.T) {
 	t.Parallel()
-	dir := sharedData(t, "bitext-customer-service-intents")
+	dir := shareddata.Path(t, "bitext-customer-service-intents")
 	for _, split := range []string{"Training", "Validation"} {
 		rows := readBitext(t, filepath.Join(dir, "Bitext_Sample_Customer_Service_"+split+"_Dataset.csv"))
 		report := scoreBitext(rows)
@@ -174,32 +176,4 @@ func (r bitextReport) intents() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// sharedData returns the folder of a public data set under shared/data,
-// found by walking up from the package directory. It skips the test when
-// the folder is absent, except under CI=true, where it fails.
-func sharedData(t *testing.T, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "data", name)
-		if info, err := os.Stat(candidate); err == nil && info.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	msg := fmt.Sprintf("data set %s not found in shared/data above the repository; copy it there to run this test", name)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
 }

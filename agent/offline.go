@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/kljensen/snowball/english"
-
 	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/retrieval"
 )
@@ -57,6 +55,10 @@ type composer struct {
 	escalated bool
 	searched  bool
 	saidStock bool
+	// noMatch is set when search_products found nothing. compose then
+	// quotes a passage that matches the message or requests more detail.
+	noMatch bool
+	quoted  map[int64]bool
 }
 
 func (c *composer) say(text string) {
@@ -113,6 +115,12 @@ func (c *composer) compose(ctx context.Context) error {
 			social++
 		}
 	}
+	// A message naming only an option of the product in view, as "the
+	// forest one in XS?", asks about its stock.
+	if social == len(needs) && c.namesOption() {
+		needs = append(needs, NeedStock)
+	}
+
 	if turn.HasNeed(NeedGreeting) {
 		if social == len(needs) && !turn.HasNeed(NeedThanks) {
 			c.say(fmt.Sprintf("Hi! I'm the %s assistant. I can help you find products, check sizes and stock, and answer questions about shipping, returns and your orders.", turn.Shop.Name))
@@ -152,6 +160,10 @@ func (c *composer) compose(ctx context.Context) error {
 		}
 	}
 
+	if c.noMatch {
+		c.reportNoMatch()
+	}
+
 	if turn.HasNeed(NeedThanks) {
 		c.say("You're welcome! Is there anything else I can help with?")
 		c.grounded = c.grounded || social == len(needs)
@@ -161,6 +173,20 @@ func (c *composer) compose(ctx context.Context) error {
 		return c.general(ctx)
 	}
 	return nil
+}
+
+// reportNoMatch answers a product search that found nothing. A passage
+// that matches the message, as the FAQ entry "Do you offer gift wrapping?"
+// does, answers it when nothing else did. Otherwise the shopper is asked
+// for more detail.
+func (c *composer) reportNoMatch() {
+	if !c.grounded {
+		if best, ok := bestPassage(c.turn.Hits, c.turn.Message.Body, "", policyKinds...); ok {
+			c.quote(best)
+			return
+		}
+	}
+	c.say("I couldn't find products that match in our catalog. Could you tell me more about what you're looking for, such as the type of product or what it's for?")
 }
 
 // rejected reports whether err is a tool's rejection, whose message is safe
@@ -375,370 +401,6 @@ func (c *composer) sizeGuideTarget() (sizeGuideArgs, bool) {
 	return sizeGuideArgs{}, false
 }
 
-func (c *composer) stock(ctx context.Context) error {
-	p := c.turn.Product
-	message := c.turn.Message.Body
-	if p == nil {
-		return c.searchProducts(ctx, message, true)
-	}
-	requested, missing := resolveColours(p, message, requestedOptions(p, message))
-	if len(requested) == 0 && len(missing) == 0 && c.saidStock {
-		return nil
-	}
-	c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
-	c.grounded = true
-	c.saidStock = true
-	currency := c.turn.Shop.Currency
-
-	if len(missing) > 0 {
-		c.say(notOffered(p, missing))
-	}
-	if len(requested) == 0 {
-		c.say(stockSummary(p, currency))
-		return nil
-	}
-
-	label := requestedLabel(requested)
-	matching := variantsWith(p.Variants, requested)
-	if len(matching) == 0 {
-		c.say(fmt.Sprintf("The %s doesn't come in %s.", p.Title, label))
-		if clause := inStockClause(p); clause != "" {
-			c.say("It is in stock" + clause + ".")
-		}
-		return nil
-	}
-	inStock := inStockVariants(matching)
-	if len(inStock) == 0 {
-		c.say(fmt.Sprintf("The %s in %s is sold out right now.", p.Title, label))
-		alternatives := nearbyInStock(p, requested)
-		if len(alternatives) == 0 {
-			if clause := inStockClause(p); clause != "" {
-				alternatives = []string{"It is still in stock" + clause + "."}
-			}
-		}
-		for _, sentence := range alternatives {
-			c.say(sentence)
-		}
-		return nil
-	}
-	split, ok := splitByOtherOption(p, requested, matching)
-	if len(missing) > 0 && ok {
-		// The shopper's colour is not offered, so the answer is for the
-		// size they named, colour by colour.
-		c.say(fmt.Sprintf("In %s, the %s is in stock in %s at %s.%s", label, p.Title, split.name(split.available), priceRange(inStock, currency), fewLeft(inStock)))
-		if len(split.soldOut) > 0 {
-			c.say(fmt.Sprintf("It is sold out in %s in %s.", label, split.name(split.soldOut)))
-		}
-		return nil
-	}
-	lead := "Yes, the"
-	if len(missing) > 0 {
-		lead = "The"
-	}
-	c.say(fmt.Sprintf("%s %s in %s is in stock at %s.%s", lead, p.Title, label, priceRange(inStock, currency), fewLeft(inStock)))
-	if ok {
-		c.say(split.sentence())
-	}
-	return nil
-}
-
-// notOffered tells the shopper that p does not come in the colours they
-// named, and which colours it does come in.
-func notOffered(p *salesagent.Product, missing []string) string {
-	option := optionNamed(p, isColourOption)
-	colours := valuesOf(p.Variants, option)
-	if len(colours) == 0 {
-		return fmt.Sprintf("The %s has no color options, so I can't offer it in %s.", p.Title, joinOr(missing))
-	}
-	return fmt.Sprintf("The %s doesn't come in %s. Its %s options are %s.", p.Title, joinOr(missing), strings.ToLower(option), joinList(colours))
-}
-
-// stockSummary tells what of p is in stock and at what price.
-func stockSummary(p *salesagent.Product, currency string) string {
-	inStock := inStockVariants(p.Variants)
-	if len(inStock) == 0 {
-		return fmt.Sprintf("The %s is sold out right now.", p.Title)
-	}
-	if groups := sizesByColour(p.Variants); groups != nil {
-		colours := valuesOf(p.Variants, optionNamed(p, isColourOption))
-		return fmt.Sprintf("The %s is in stock at %s: %s.", p.Title, priceRange(inStock, currency), describeSizesByColour(groups, colours))
-	}
-	return fmt.Sprintf("The %s is in stock%s at %s.", p.Title, optionSummary(p.Variants, inStock), priceRange(inStock, currency))
-}
-
-// inStockClause writes what of p is in stock as a clause to follow "It is
-// in stock": sizes by colour when p has both, as ": Blue in sizes S and L;
-// Black in size M", or else the option values, as " in size S and M". It
-// is empty when nothing is in stock.
-func inStockClause(p *salesagent.Product) string {
-	inStock := inStockVariants(p.Variants)
-	if len(inStock) == 0 {
-		return ""
-	}
-	if groups := sizesByColour(p.Variants); groups != nil {
-		return ": " + describeSizesByColour(groups, valuesOf(p.Variants, optionNamed(p, isColourOption)))
-	}
-	return optionSummary(p.Variants, inStock)
-}
-
-// singleValue returns the one value requested for an option matched by
-// match, or "" when the option was not requested or got several values.
-func singleValue(requested []requestedOption, match func(string) bool) string {
-	for _, r := range requested {
-		if match(r.name) && len(r.values) == 1 {
-			return r.values[0]
-		}
-	}
-	return ""
-}
-
-// nearbyInStock suggests what is in stock next to a sold-out size and
-// colour: the same size in other colours and the same colour in other
-// sizes.
-func nearbyInStock(p *salesagent.Product, requested []requestedOption) []string {
-	sizeName, colourName := optionNamed(p, isSizeOption), optionNamed(p, isColourOption)
-	size, colour := singleValue(requested, isSizeOption), singleValue(requested, isColourOption)
-	if size == "" || colour == "" {
-		return nil
-	}
-	var sentences []string
-	sameSize := valuesOf(inStockVariants(variantsWith(p.Variants, []requestedOption{{name: sizeName, values: []string{size}}})), colourName)
-	if len(sameSize) > 0 {
-		sentences = append(sentences, fmt.Sprintf("Size %s is in stock in %s.", size, joinList(sameSize)))
-	}
-	sameColour := valuesOf(inStockVariants(variantsWith(p.Variants, []requestedOption{{name: colourName, values: []string{colour}}})), sizeName)
-	if len(sameColour) > 0 {
-		sentences = append(sentences, fmt.Sprintf("%s is in stock in %s.", colour, sizeWord(sameColour)))
-	}
-	return sentences
-}
-
-// optionSplit is the stock of a requested size across colours, or of a
-// requested colour across sizes.
-type optionSplit struct {
-	// subject is the requested value, as "Size M" or "Blue".
-	subject string
-	// bySize is set when the split is across sizes.
-	bySize             bool
-	other              string
-	available, soldOut []string
-}
-
-// splitByOtherOption splits the stock of a request naming only a size
-// across colours, or of one naming only a colour across sizes, so a size
-// is never taken to be in stock in every colour. ok is false when the
-// request names both, several values, or p lacks either option.
-func splitByOtherOption(p *salesagent.Product, requested []requestedOption, matching []salesagent.Variant) (split optionSplit, ok bool) {
-	sizeName, colourName := optionNamed(p, isSizeOption), optionNamed(p, isColourOption)
-	if sizeName == "" || colourName == "" || len(valuesOf(p.Variants, colourName)) < 2 || len(valuesOf(p.Variants, sizeName)) < 2 {
-		return optionSplit{}, false
-	}
-	size, colour := singleValue(requested, isSizeOption), singleValue(requested, isColourOption)
-	switch {
-	case size != "" && colour == "":
-		split = optionSplit{subject: "Size " + size, other: colourName}
-	case colour != "" && size == "":
-		split = optionSplit{subject: colour, other: sizeName, bySize: true}
-	default:
-		return optionSplit{}, false
-	}
-
-	split.available = valuesOf(inStockVariants(matching), split.other)
-	for _, value := range valuesOf(matching, split.other) {
-		if !containsString(split.available, value) {
-			split.soldOut = append(split.soldOut, value)
-		}
-	}
-	return split, true
-}
-
-// name writes values of the other option, as "sizes S and L" or "Blue and
-// Black".
-func (s optionSplit) name(values []string) string {
-	if s.bySize {
-		return sizeWord(values)
-	}
-	return joinList(values)
-}
-
-// sentence tells where the requested value is in stock, as "Size M is in
-// stock in Black and sold out in Blue." It is empty when a single value of
-// the other option is in stock and none is sold out, which the reply has
-// already said.
-func (s optionSplit) sentence() string {
-	if len(s.soldOut) == 0 {
-		if len(s.available) < 2 {
-			return ""
-		}
-		return fmt.Sprintf("%s is in stock in every %s: %s.", s.subject, strings.ToLower(s.other), joinList(s.available))
-	}
-	return fmt.Sprintf("%s is in stock in %s and sold out in %s.", s.subject, s.name(s.available), s.name(s.soldOut))
-}
-
-func (c *composer) price(ctx context.Context) error {
-	message := c.turn.Message.Body
-	discount := mentionsDiscount(message)
-	if discount {
-		c.policy(NeedPrice)
-	}
-	// With shipping, returns or payment among the needs, "how much" asks
-	// what that costs, which the topic's passage answers.
-	if c.hasTopicNeed() {
-		return nil
-	}
-	p := c.turn.Product
-	if p == nil {
-		if discount {
-			return nil
-		}
-		return c.searchProducts(ctx, message, false)
-	}
-
-	variants := p.Variants
-	label := ""
-	if requested := requestedOptions(p, message); len(requested) > 0 {
-		if matching := variantsWith(p.Variants, requested); len(matching) > 0 {
-			variants, label = matching, " in "+requestedLabel(requested)
-		}
-	}
-	if len(variants) == 0 {
-		return nil
-	}
-	currency := c.turn.Shop.Currency
-	was := commonCompareAt(variants)
-	var text string
-	switch {
-	case discount && was == nil:
-		// The product's stored prices show no reduction to tell of.
-		return nil
-	case discount:
-		text = fmt.Sprintf("The %s%s is on sale at %s, down from %s.", p.Title, label, priceRange(variants, currency), was.Format(currency))
-	case was != nil:
-		text = fmt.Sprintf("The %s%s costs %s, down from %s.", p.Title, label, priceRange(variants, currency), was.Format(currency))
-	default:
-		text = fmt.Sprintf("The %s%s costs %s.", p.Title, label, priceRange(variants, currency))
-	}
-	c.say(text)
-	c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
-	c.grounded = true
-	return nil
-}
-
-// topicNeeds are the needs answered from the shop's passages.
-var topicNeeds = []Need{NeedShipping, NeedReturns, NeedPayment}
-
-// hasTopicNeed reports whether shipping, returns or payment was recognised.
-func (c *composer) hasTopicNeed() bool {
-	for _, n := range topicNeeds {
-		if c.turn.HasNeed(n) {
-			return true
-		}
-	}
-	return false
-}
-
-// discountPattern finds a question about discounts or promotions. "Offer"
-// and "code" alone do not count, as in "what shipping options do you
-// offer".
-var discountPattern = regexp.MustCompile(`(?i)\b(discount|coupon|promo|promotion|voucher|sale|deal|markdown|clearance|rebate)s?\b|\b(special|any) offers?\b|\boffers\b`)
-
-func mentionsDiscount(text string) bool { return discountPattern.MatchString(text) }
-
-// productSearch searches the catalog for what the message asks for. A
-// message about discounts or a shop topic searches only for the products
-// it names, as "jackets" in "are any jackets on sale", and none when it
-// names none.
-func (c *composer) productSearch(ctx context.Context) error {
-	message := c.turn.Message.Body
-	if !mentionsDiscount(message) && !c.hasTopicNeed() {
-		return c.searchProducts(ctx, message, false)
-	}
-	terms := productTerms(message)
-	if terms == "" {
-		return nil
-	}
-	return c.searchProducts(ctx, terms, false)
-}
-
-// topicQueryNoise are words of a discount or shop-topic question that name
-// no product.
-var topicQueryNoise = map[string]bool{}
-
-func init() {
-	for _, list := range topicWords {
-		for s := range stemSet(list) {
-			topicQueryNoise[s] = true
-		}
-	}
-	for _, list := range coreWords {
-		for s := range stemSet(list) {
-			topicQueryNoise[s] = true
-		}
-	}
-	for _, w := range []string{"deal", "deals", "promotion", "promotions", "special", "offers", "markdown", "clearance", "rebate", "cheap", "cheaper", "cheapest"} {
-		topicQueryNoise[stem(w)] = true
-	}
-}
-
-// productTerms returns the words of message that may name a product: not
-// stop words, filler or words of discounts and shop topics.
-func productTerms(message string) string {
-	var terms []string
-	for _, w := range words(normalize(message)) {
-		if len(w) < 2 || (english.IsStopWord(w) && !meaningfulStopWords[w]) || extraStopWords[w] {
-			continue
-		}
-		s := stem(w)
-		if queryNoise[s] || topicQueryNoise[s] || genericWords[s] || isNumber(s) {
-			continue
-		}
-		terms = append(terms, w)
-	}
-	return strings.Join(terms, " ")
-}
-
-// maxPricePattern finds a price limit such as "under $100" or "below 1,299.99".
-var maxPricePattern = regexp.MustCompile(`(?i)\b(?:under|below|less than|max(?:imum)?|up to|no more than|cheaper than)\s*[$€£]?\s*(\d[\d,]*(?:\.\d{1,2})?)`)
-
-// searchProducts calls search_products with query, and with the price
-// limit the message names, as in "under $100".
-func (c *composer) searchProducts(ctx context.Context, query string, inStock bool) error {
-	if c.searched {
-		return nil
-	}
-	c.searched = true
-
-	message := c.turn.Message.Body
-	args := searchProductsArgs{Query: shorten(strings.TrimSpace(query), maxQueryLength), InStock: inStock}
-	if m := maxPricePattern.FindStringSubmatch(message); m != nil {
-		if amount, err := salesagent.ParseMoney(m[1]); err == nil && amount > 0 {
-			limit := float64(amount) / 100
-			args.MaxPrice = &limit
-		}
-	}
-	result, err := c.tools.CallWith(ctx, "search_products", args)
-	if rejected(err) {
-		c.say("Could you tell me a bit more about what you're looking for?")
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-
-	data := result.Data.(SearchProductsData)
-	if len(data.Products) == 0 {
-		c.say("I couldn't find products that match in our catalog. Could you tell me more about what you're looking for, such as the type of product or what it's for?")
-		return nil
-	}
-	c.use(result)
-	items := make([]string, len(data.Products))
-	for i, p := range data.Products {
-		items[i] = fmt.Sprintf("%s (%s, %s)", p.Title, p.Price, stockWord(p.InStock))
-	}
-	c.say(fmt.Sprintf("Here's what I found: %s.", joinList(items)))
-	return nil
-}
-
 // policyKinds are the kinds of passages quoted for shop questions.
 var policyKinds = []string{salesagent.KindFAQ, salesagent.KindPolicy, salesagent.KindPage}
 
@@ -751,14 +413,38 @@ var topicNames = map[Need]string{
 
 // policy quotes the passage that best answers a shipping, returns, payment
 // or discount question, or offers a person when none does.
+//
+// A message with two topics, as "when will my refund arrive" has, gets
+// each passage once, and no apology for a topic when another was answered.
 func (c *composer) policy(need Need) {
 	best, ok := bestPassage(c.turn.Hits, c.turn.Message.Body, need, policyKinds...)
 	if !ok {
-		c.say(fmt.Sprintf("I couldn't find anything about %s in our shop's information. Would you like me to connect you with a person from our team?", topicNames[need]))
+		if !c.grounded {
+			c.say(fmt.Sprintf("I couldn't find anything about %s in our shop's information. Would you like me to connect you with a person from our team?", topicNames[need]))
+		}
 		return
 	}
-	c.say(best.quote())
-	c.cite(best.hit.Citation())
+	// A second topic, as shipping is by "arrive" in "when will my refund
+	// arrive", gets its own passage only from an entry headed with it.
+	heading := setOf(stems(best.hit.Heading + " " + best.hit.Source.DocumentTitle))
+	if len(c.quoted) > 0 && overlap(stemSet(coreWords[need]), heading) == 0 {
+		return
+	}
+	c.quote(best)
+}
+
+// quote says a passage and cites it, unless the reply quoted its chunk
+// already.
+func (c *composer) quote(p passage) {
+	if c.quoted == nil {
+		c.quoted = map[int64]bool{}
+	}
+	if c.quoted[p.hit.ChunkID] {
+		return
+	}
+	c.quoted[p.hit.ChunkID] = true
+	c.say(p.quote())
+	c.cite(p.hit.Citation())
 	c.grounded = true
 }
 
@@ -779,9 +465,7 @@ func (c *composer) general(ctx context.Context) error {
 		return nil
 	}
 	if best, ok := bestPassage(c.turn.Hits, message, "", policyKinds...); ok {
-		c.say(best.quote())
-		c.cite(best.hit.Citation())
-		c.grounded = true
+		c.quote(best)
 		return nil
 	}
 	if p != nil && passagesFirst && !other && c.describe(p, message) {
@@ -818,7 +502,7 @@ func (c *composer) describe(p *salesagent.Product, message string) bool {
 
 // howToPattern finds a question on how to do something, as "how do I wash
 // it" or "how to re-proof a jacket".
-var howToPattern = regexp.MustCompile(`(?i)how (do|can|should|would|does) (i|you|we|one)|how to|best way to`)
+var howToPattern = regexp.MustCompile(`(?i)\bhow (do|can|should|would|does) (i|you|we|one)\b|\bhow to\b|\bbest way to\b`)
 
 // pointingWords refer to the product in view.
 var pointingWords = map[string]bool{"this": true, "it": true, "these": true, "those": true, "them": true, "that": true}
@@ -844,19 +528,20 @@ func pointsAtProduct(p *salesagent.Product, message string) bool {
 
 // namesOtherThing reports whether message names something p is not: a
 // word that p's title, type, tags, options and description lack but the
-// heading of another retrieved product or passage has, as "down" in "how
-// do I wash my down jacket" beside a rain jacket.
+// title or type of another retrieved product has, as "down" in "how do I
+// wash my down jacket" beside a rain jacket. Colours do not count, because
+// a shopper names them to ask for an option.
 func namesOtherThing(p *salesagent.Product, message string, hits []retrieval.Hit) bool {
 	own := setOf(contentStems(productText(p)))
 	for s := range setOf(contentStems(message)) {
-		if own[s] || genericWords[s] {
+		if own[s] || genericWords[s] || colourStems[s] {
 			continue
 		}
 		for _, hit := range hits {
-			if hit.Source.ProductID == p.ID {
+			if hit.Kind != salesagent.KindProduct || hit.Source.ProductID == p.ID {
 				continue
 			}
-			if setOf(stems(hit.Heading))[s] {
+			if setOf(stems(hit.Heading + " " + hit.ProductType))[s] {
 				return true
 			}
 		}

@@ -25,7 +25,7 @@ var (
 	digitPattern  = regexp.MustCompile(`\d`)
 	// exceptionPattern finds the words of a limit or an exception, which a
 	// broad question's answer leaves for later.
-	exceptionPattern = regexp.MustCompile(`(?i)\b(cannot|can't|can not|not|unless|except|excluding|excluded|don't|doesn't|won't|isn't|aren't|only|refuse|however)\b`)
+	exceptionPattern = regexp.MustCompile(`(?i)\b(cannot|can't|can not|unless|except|excluding|excluded|don't|doesn't|won't|isn't|aren't|refuse|however)\b`)
 	// separatorRow is a Markdown table's line under the header.
 	separatorRow = regexp.MustCompile(`^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$`)
 	// listMarker starts a Markdown list item.
@@ -34,7 +34,7 @@ var (
 
 func (u unit) hasAmount() bool    { return amountPattern.MatchString(u.text) }
 func (u unit) hasNumber() bool    { return digitPattern.MatchString(u.text) }
-func (u unit) hasException() bool { return exceptionPattern.MatchString(u.text) }
+func (u unit) hasException() bool { return exceptionPattern.MatchString(normalize(u.text)) }
 
 // passageUnits cuts a passage into units. Consecutive lines with a "|"
 // form a table whose first line is the header. A list item stays one unit,

@@ -25,6 +25,7 @@ var topicStems = map[Need]map[string]bool{}
 var expansions = []struct{ triggers, adds []string }{
 	{[]string{"when", "arrive", "long", "soon", "fast", "quick", "quickly"}, []string{"days", "weeks", "takes", "business"}},
 	{[]string{"much", "cost", "price", "fee", "charge", "expensive"}, []string{"cost", "costs", "free", "fee", "price", "charge", "rate"}},
+	{[]string{"option", "options", "method", "methods", "choice", "choices", "way", "ways"}, []string{"method", "methods", "option", "options", "standard", "express"}},
 }
 
 var expansionStems []struct{ triggers, adds map[string]bool }
@@ -87,26 +88,38 @@ var genericWords = stemSet([]string{
 	"rule", "rules", "info", "information", "detail", "details", "term", "terms", "condition",
 	"conditions", "option", "options", "work", "works", "available", "possible", "way", "ways",
 	"kind", "kinds", "general", "explain", "mean", "happen", "order", "orders", "item", "items",
-	"thing", "things", "question", "offer", "do", "does", "any",
+	"thing", "things", "question", "offer",
 })
 
 var allCoreStems = map[string]bool{}
 
+// placeAliases map the short names of places to a word of the names
+// passages use, as "UK" to "United Kingdom".
+var placeAliases = map[string]string{
+	"uk": "kingdom", "britain": "kingdom", "england": "kingdom", "scotland": "kingdom", "wales": "kingdom",
+	"eu": "european", "europe": "european",
+}
+
 // costPattern finds a question about an amount of money.
 var costPattern = regexp.MustCompile(`(?i)\bhow much\b|\bcosts?\b|\bpric(e|es|ing)\b|\bfees?\b|\bcharges?\b|\brates?\b|\bexpensive\b|\bcheap`)
 
-// query is what bestPassage reads from a shopper's question.
+// query is the parsed form of a shopper's question that bestPassage
+// scores units against.
 type query struct {
-	// content holds the stems that carry meaning, and all every stem,
-	// which is compared with passage headings.
-	content, all map[string]bool
+	// content holds the stems that carry meaning.
+	content map[string]bool
 	// specific holds the stems that name a place, method, amount or
 	// product, as "canada" in "how much is shipping to Canada". Units
 	// containing them are preferred.
 	specific map[string]bool
-	// extra holds the stems answers tend to use; see expand.
+	// extra holds the stems that answers to the question tend to use, as
+	// expand returns them.
 	extra map[string]bool
+	// topic holds the stems of the topic need's topicWords, or is nil.
 	topic map[string]bool
+	// offTopic holds the core words of the other topics that the question
+	// does not use.
+	offTopic map[string]bool
 	// cost is set for a question about an amount of money, whose answer
 	// should state one.
 	cost bool
@@ -118,7 +131,6 @@ type query struct {
 func newQuery(question string, topic Need) query {
 	q := query{
 		content:  setOf(contentStems(question)),
-		all:      setOf(stems(question)),
 		specific: map[string]bool{},
 		topic:    topicStems[topic],
 		cost:     costPattern.MatchString(question),
@@ -130,6 +142,19 @@ func newQuery(question string, topic Need) query {
 	for s := range q.content {
 		if !genericWords[s] && !core[s] {
 			q.specific[s] = true
+			if alias, ok := placeAliases[s]; ok {
+				q.specific[stem(alias)] = true
+			}
+		}
+	}
+	// Words of other topics in a unit mean it answers another question,
+	// as "Final Sale items cannot be returned" does beside "any sales?".
+	if q.topic != nil {
+		q.offTopic = map[string]bool{}
+		for s := range allCoreStems {
+			if !core[s] && !q.content[s] {
+				q.offTopic[s] = true
+			}
 		}
 	}
 	// A cost question wants every amount, limits included, so it is never
@@ -180,11 +205,11 @@ type scoredUnit struct {
 	specific int
 }
 
-// maxQuoteUnits is how many sentences or list items a quote holds. A
-// table's rows count as one.
+// maxQuoteUnits is how many sentences, list items or table rows a quote
+// holds, except for a rate table quoted whole.
 const maxQuoteUnits = 3
 
-// maxTableRows is how many rows of a table a quote holds.
+// maxTableRows is how many rows of a rate table a quote holds.
 const maxTableRows = 8
 
 // bestPassage picks the hit whose units best answer question and the
@@ -207,6 +232,7 @@ func bestPassage(hits []retrieval.Hit, question string, topic Need, kinds ...str
 	if q.topic == nil {
 		minOverlap = max(1, (len(q.content)+1)/2)
 	}
+	first := firstChunks(hits)
 
 	for _, hit := range hits {
 		if len(kinds) > 0 && !containsString(kinds, hit.Kind) {
@@ -216,6 +242,7 @@ func bestPassage(hits []retrieval.Hit, question string, topic Need, kinds ...str
 		heading := setOf(stems(headingText))
 		headingOverlap := overlap(q.content, heading)
 		headingTopic := overlap(q.topic, heading) > 0
+		headingSpecific := overlapSet(q.specific, heading)
 
 		var candidates []scoredUnit
 		for _, u := range passageUnits(hit.Content) {
@@ -232,7 +259,20 @@ func bestPassage(hits []retrieval.Hit, question string, topic Need, kinds ...str
 				continue
 			}
 			specific := overlap(q.specific, u.stems)
-			score := 2*float64(questionOverlap) + 4*float64(specific) + float64(extraOverlap) + float64(topicOverlap) + float64(headingOverlap)
+			// A specific term in the heading counts for every unit under it,
+			// a little less than in the unit itself. Generic question words,
+			// as "take" in "how long does it take", count half.
+			headingOnly := 0
+			for s := range headingSpecific {
+				if !u.stems[s] {
+					headingOnly++
+				}
+			}
+			specificScore := 5*float64(specific) + 3*float64(headingOnly)
+			genericOverlap := overlap(genericWords, overlapSet(q.content, u.stems))
+			score := 2*float64(questionOverlap) - float64(genericOverlap) + specificScore + float64(extraOverlap) +
+				float64(min(topicOverlap, 2)) + float64(headingOverlap)
+			score -= float64(overlap(q.offTopic, u.stems))
 			if q.cost && u.hasAmount() {
 				score += 3
 				if u.table > 0 {
@@ -254,21 +294,81 @@ func bestPassage(hits []retrieval.Hit, question string, topic Need, kinds ...str
 			continue
 		}
 
+		// An entry that names more of the question's specific terms, in its
+		// heading or any unit, is more likely the one that answers it.
+		covered := map[string]bool{}
+		for s := range q.specific {
+			if heading[s] {
+				covered[s] = true
+			}
+			for _, c := range candidates {
+				if c.stems[s] {
+					covered[s] = true
+				}
+			}
+		}
+
 		chosen, top := chooseUnits(candidates, q)
+		if q.broad {
+			// A broad question's answer is the whole summary, so every unit
+			// of it counts: the best in full and the others half.
+			top = summaryScore(chosen)
+		}
 		// A heading that repeats the question, as an FAQ entry's does,
 		// marks the entry written to answer it.
-		similarity := float64(overlap(q.all, setOf(stems(headingText)))) / float64(max(len(q.all), len(setOf(stems(hit.Heading)))))
-		score := top + 3*similarity
+		headingContent := setOf(contentStems(hit.Heading))
+		similarity := float64(overlap(q.content, headingContent)) / float64(max(len(q.content), len(headingContent)))
+		score := top + 5*similarity + 2*float64(len(covered))
+		if q.broad && first[hit.ChunkID] {
+			score += 2
+		}
 		if score > best.score {
-			best = passage{hit: hit, units: chosen, score: score}
+			best = passage{hit: hit, score: score}
+			for _, c := range chosen {
+				best.units = append(best.units, c.unit)
+			}
 		}
 	}
 	return best, best.score > 0
 }
 
+// firstChunks returns the ids of the hits that are the first retrieved
+// chunk of their document, whose start summarises it.
+//
+// NOTE: chunk ids stand in for positions, which hits do not carry. The
+// indexer writes a document's chunks in order, so a lower id is an earlier
+// chunk unless the document grew after it was first indexed.
+func firstChunks(hits []retrieval.Hit) map[int64]bool {
+	lowest := map[int64]int64{}
+	for _, h := range hits {
+		doc := h.Source.DocumentID
+		if doc == 0 {
+			continue
+		}
+		if id, ok := lowest[doc]; !ok || h.ChunkID < id {
+			lowest[doc] = h.ChunkID
+		}
+	}
+	first := map[int64]bool{}
+	for _, id := range lowest {
+		first[id] = true
+	}
+	return first
+}
+
+// summaryScore adds half the scores of units to the best one's full score.
+func summaryScore(units []scoredUnit) float64 {
+	top, sum := 0.0, 0.0
+	for _, u := range units {
+		top = max(top, u.score)
+		sum += u.score
+	}
+	return top + 0.5*(sum-top)
+}
+
 // chooseUnits picks the units of one hit to quote and returns them in
-// passage order with the best unit's score.
-func chooseUnits(candidates []scoredUnit, q query) ([]unit, float64) {
+// passage order with the best candidate's score.
+func chooseUnits(candidates []scoredUnit, q query) ([]scoredUnit, float64) {
 	sort.SliceStable(candidates, func(a, b int) bool { return candidates[a].score > candidates[b].score })
 	top := candidates[0]
 	if top.score <= 0 {
@@ -304,12 +404,14 @@ func chooseUnits(candidates []scoredUnit, q query) ([]unit, float64) {
 		}
 	default:
 		// Other units of the entry often carry the rest of the facts, such
-		// as the price after the countries.
+		// as the price after the countries. When the best unit names the
+		// question's specific terms, the others must name one too, so a
+		// question on Canada gets no rates of other places.
 		for _, c := range candidates {
 			if len(chosen) == maxQuoteUnits || c.score < 0.6*top.score {
 				break
 			}
-			if c.table > 0 && top.table != c.table && len(chosen) > 0 {
+			if len(chosen) > 0 && ((c.table > 0 && top.table != c.table) || (top.specific > 0 && c.specific == 0)) {
 				continue
 			}
 			chosen = append(chosen, c)
@@ -317,11 +419,7 @@ func chooseUnits(candidates []scoredUnit, q query) ([]unit, float64) {
 	}
 
 	sort.SliceStable(chosen, func(a, b int) bool { return chosen[a].index < chosen[b].index })
-	units := make([]unit, len(chosen))
-	for i, c := range chosen {
-		units[i] = c.unit
-	}
-	return units, top.score
+	return chosen, top.score
 }
 
 // quotable reports whether a unit states something: not a question, not
@@ -358,6 +456,17 @@ func descriptionSentences(p *salesagent.Product, question string) []string {
 		}
 	}
 	return out
+}
+
+// overlapSet returns the keys that a and b share.
+func overlapSet(a, b map[string]bool) map[string]bool {
+	shared := map[string]bool{}
+	for k := range a {
+		if b[k] {
+			shared[k] = true
+		}
+	}
+	return shared
 }
 
 func setOf(items []string) map[string]bool {

@@ -198,8 +198,21 @@ func (s *Service) productInView(ctx context.Context, shopID int64, page PageCont
 			return nil, fmt.Errorf("load product in view: %w", err)
 		}
 	}
-	if page.SKU != "" {
-		p, err := s.db.ProductBySKU(ctx, shopID, page.SKU)
+	// A page or the chat client may name the product by a variant SKU or
+	// the store's own product id, so the handle is tried as those too.
+	lookups := []struct {
+		key  string
+		find func(context.Context, int64, string) (*salesagent.Product, error)
+	}{
+		{page.SKU, s.db.ProductBySKU},
+		{page.ProductHandle, s.db.ProductBySKU},
+		{page.ProductHandle, s.db.ProductByExternalID},
+	}
+	for _, lookup := range lookups {
+		if lookup.key == "" {
+			continue
+		}
+		p, err := lookup.find(ctx, shopID, lookup.key)
 		if err == nil {
 			return p, nil
 		}

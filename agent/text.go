@@ -105,7 +105,7 @@ func abbreviationEnd(s string) bool {
 	}
 	last := strings.ToLower(fields[len(fields)-1])
 	switch last {
-	case "e.g", "i.e", "approx", "etc", "vs", "no", "incl", "st", "mr", "mrs", "ms", "dr":
+	case "e.g", "i.e", "approx", "etc", "vs", "no", "incl", "st", "mr", "mrs", "ms", "dr", "a.m", "p.m":
 		return true
 	}
 	return false

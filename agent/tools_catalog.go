@@ -51,7 +51,10 @@ type ProductSummary struct {
 	Handle    string `json:"handle"`
 	Title     string `json:"title"`
 	Price     string `json:"price"`
-	InStock   bool   `json:"in_stock"`
+	// WasPrice is the compare-at price shared by the variants found, when
+	// it is above each one's price, as for a product on sale.
+	WasPrice string `json:"was_price,omitempty"`
+	InStock  bool   `json:"in_stock"`
 }
 
 // SearchProductsData is the Data of a search_products result.
@@ -118,12 +121,17 @@ func runSearchProducts(ctx context.Context, env *ToolEnv, raw json.RawMessage) (
 			ProductID: p.ID, Handle: p.Handle, Title: p.Title,
 			Price: priceRange(variants, currency), InStock: anyInStock(variants),
 		}
+		line := fmt.Sprintf("%s: %s, %s", p.Title, summary.Price, stockWord(summary.InStock))
+		if was := commonCompareAt(variants); was != nil {
+			summary.WasPrice = was.Format(currency)
+			line = fmt.Sprintf("%s: %s (was %s), %s", p.Title, summary.Price, summary.WasPrice, stockWord(summary.InStock))
+		}
 		data.Products = append(data.Products, summary)
 		card.Products = append(card.Products, salesagent.ProductTile{
 			Handle: p.Handle, Title: p.Title, Price: summary.Price, ImageURL: p.ImageURL, InStock: summary.InStock,
 		})
 		citations = append(citations, salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
-		lines = append(lines, fmt.Sprintf("%s: %s, %s", p.Title, summary.Price, stockWord(summary.InStock)))
+		lines = append(lines, line)
 		if len(data.Products) == args.Limit {
 			break
 		}

@@ -225,6 +225,8 @@ var colourWords = []string{
 	"purple", "lavender", "violet", "brown", "tan", "beige", "cream", "ivory",
 }
 
+var colourStems = stemSet(colourWords)
+
 // isColourOption reports whether an option's name is colour.
 func isColourOption(name string) bool {
 	switch strings.ToLower(name) {

@@ -20,6 +20,9 @@ type UpsertResult struct {
 	// ChangedIDs are the ids of inserted or updated rows, whose chunks need
 	// indexing again.
 	ChangedIDs []int64
+	// Rejected are the rows the database refused, such as a product whose
+	// handle another product already has. The other rows are stored.
+	Rejected []error
 }
 
 // ContentHash returns a stable hash of v's JSON encoding.
@@ -54,7 +57,12 @@ func (db *DB) UpsertProducts(ctx context.Context, shopID int64, products []sales
 			return nil
 		})
 		if err != nil {
-			return result, fmt.Errorf("store product %q (%s): %w", p.Title, p.ExternalID, err)
+			err = fmt.Errorf("store product %q (%s): %w", p.Title, p.ExternalID, err)
+			if code := salesagent.ErrorCode(err); code == salesagent.EINVALID || code == salesagent.ECONFLICT {
+				result.Rejected = append(result.Rejected, err)
+				continue
+			}
+			return result, err
 		}
 	}
 	return result, nil
@@ -178,6 +186,16 @@ func (db *DB) ProductBySKU(ctx context.Context, shopID int64, sku string) (*sale
 		WHERE p.shop_id = $1 AND v.shop_id = $1 AND v.sku = $2`, shopID, sku))
 	if err != nil {
 		return nil, translate(err, fmt.Sprintf("product with SKU %q", sku))
+	}
+	return p, db.loadVariants(ctx, shopID, []*salesagent.Product{p})
+}
+
+// ProductByExternalID returns a product by the id it has in the store it
+// was loaded from, such as a Magento parent SKU or a Shopify product id.
+func (db *DB) ProductByExternalID(ctx context.Context, shopID int64, externalID string) (*salesagent.Product, error) {
+	p, err := scanProduct(db.Pool.QueryRow(ctx, `SELECT `+productColumns+` FROM products p WHERE p.shop_id = $1 AND p.external_id = $2`, shopID, externalID))
+	if err != nil {
+		return nil, translate(err, fmt.Sprintf("product %q", externalID))
 	}
 	return p, db.loadVariants(ctx, shopID, []*salesagent.Product{p})
 }

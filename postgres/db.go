@@ -13,6 +13,7 @@ import (
 	pgxvector "github.com/pgvector/pgvector-go/pgx"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/migrations"
 )
 
 // Querier is what the store's functions need to run SQL: a pool, a
@@ -53,7 +54,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to database %s:%d/%s: %w", config.ConnConfig.Host, config.ConnConfig.Port, config.ConnConfig.Database, err)
+		return nil, fmt.Errorf("connect to database %s as %s at %s:%d: %w (check SALESAGENT_DATABASE_URL or --database-url; scripts/setup.sh creates the default database)",
+			config.ConnConfig.Database, config.ConnConfig.User, config.ConnConfig.Host, config.ConnConfig.Port, err)
 	}
 	return &DB{Pool: pool}, nil
 }
@@ -84,4 +86,26 @@ func translate(err error, what string) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// OpenMigrated connects to the database at url, applies every pending
+// migration and returns the store with the schema version reached.
+func OpenMigrated(ctx context.Context, url string) (*DB, int64, error) {
+	db, err := Open(ctx, url)
+	if err != nil {
+		return nil, 0, err
+	}
+	version, err := migrations.Up(ctx, db.Pool)
+	if err != nil {
+		db.Close()
+		return nil, 0, err
+	}
+	// Connections opened before the first migration created the vector
+	// extension lack its type, so the pool starts over.
+	db.Close()
+	db, err = Open(ctx, url)
+	if err != nil {
+		return nil, 0, err
+	}
+	return db, version, nil
 }

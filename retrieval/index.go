@@ -353,7 +353,7 @@ func (ix *Indexer) embedAndStore(ctx context.Context, shopID int64, part []stale
 	batch := &pgx.Batch{}
 	for i, s := range part {
 		if len(vectors[i]) != dims {
-			return fmt.Errorf("embedder %s returned a vector of %d dimensions, want %d", name, len(vectors[i]), dims)
+			return fmt.Errorf("embedder %s returned a vector of %d dimensions, expected %d", name, len(vectors[i]), dims)
 		}
 		// The chunk may have been deleted since it was read; then there
 		// is nothing to store.

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/salesagent/salesagent/internal/shareddata"
+
 	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/postgres/pgtest"
 	"github.com/salesagent/salesagent/retrieval"
@@ -26,34 +28,6 @@ var (
 	crowdflowerEvery = flag.Int("crowdflower-every", 4, "evaluate every n-th CrowdFlower query")
 	homedepotEvery   = flag.Int("homedepot-every", 16, "evaluate every n-th Home Depot search term")
 )
-
-// sharedData returns the path of a folder under the shared data directory,
-// found by walking up from the working directory. It skips the test when
-// the folder is absent, or fails it under CI=true.
-func sharedData(t *testing.T, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "data", name)
-		if info, err := os.Stat(candidate); err == nil && info.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	msg := fmt.Sprintf("data set %s not found in shared/data above the working directory; put it at ../shared/data/%s beside the repository", name, name)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // judgedSet is a relevance collection: products, and for each query the
 // grade of each judged product.
@@ -82,7 +56,7 @@ func (s *judgedSet) judge(query string, product int, grade float64) {
 // 4. Products with the same title and description are one product.
 func loadCrowdFlower(t *testing.T, every int) *judgedSet {
 	t.Helper()
-	dir := sharedData(t, "crowdflower-search-relevance")
+	dir := shareddata.Path(t, "crowdflower-search-relevance")
 	file, err := os.Open(filepath.Join(dir, "crowdflower_train_subset.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +162,7 @@ func rankedProducts(hits []retrieval.Hit, indexOf map[int64]int) []int {
 // raters' mean of 1 to 3. Products are titles only.
 func loadHomeDepot(t *testing.T, every int) *judgedSet {
 	t.Helper()
-	dir := sharedData(t, "homedepot-search-relevance")
+	dir := shareddata.Path(t, "homedepot-search-relevance")
 	file, err := os.Open(filepath.Join(dir, "homedepot_train_subset.csv"))
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -245,8 +246,7 @@ type clientFrame struct {
 func decodeClientFrame(data []byte, maxTextRunes int) (clientFrame, error) {
 	var f clientFrame
 	if err := json.Unmarshal(data, &f); err != nil {
-		return f, salesagent.Errorf(salesagent.EINVALID,
-			"invalid frame: %s; send one JSON object with a \"type\" field", jsonProblem(err))
+		return f, salesagent.Errorf(salesagent.EINVALID, "%s", jsonProblem(err))
 	}
 
 	switch f.Type {
@@ -331,17 +331,60 @@ func pageContext(page *Page, cart []salesagent.CartItem) agent.PageContext {
 	return pc
 }
 
-// jsonProblem describes a JSON decoding error without echoing the input.
+// jsonProblem describes a JSON decoding error of a client frame in plain
+// words, naming the field and the JSON type it needs, without echoing the
+// input or Go type names.
 func jsonProblem(err error) string {
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntax):
-		return fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)
+		return fmt.Sprintf("invalid frame: malformed JSON at byte %d; send one JSON object with a \"type\" field", syntax.Offset)
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "a frame must be a JSON object with a \"type\" field" + notValue(typeErr.Value)
 	case errors.As(err, &typeErr):
-		return fmt.Sprintf("field %q must be a %s, not a JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		return fmt.Sprintf("invalid frame: field %q must be %s%s", typeErr.Field, jsonTypeName(typeErr.Type), notValue(typeErr.Value))
 	}
-	return "malformed JSON"
+	return "invalid frame: malformed JSON; send one JSON object with a \"type\" field"
+}
+
+// jsonTypeName names the JSON type that decodes into Go type t.
+func jsonTypeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another JSON type"
+}
+
+// notValue names the JSON value that encoding/json reports in an
+// UnmarshalTypeError ("array", "string", "number 1.5", ...) as a clause
+// such as ", not an array". Numbers get no clause: a number where a whole
+// number is expected is clear from the expected type alone.
+func notValue(value string) string {
+	switch value {
+	case "array", "object":
+		return ", not an " + value
+	case "string":
+		return ", not a string"
+	case "bool":
+		return ", not true or false"
+	}
+	return ""
 }
 
 func printableASCII(s string) bool {

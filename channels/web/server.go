@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -144,8 +145,11 @@ type Server struct {
 	sockets map[*socket]struct{}
 	closing bool
 
-	turnsWG  sync.WaitGroup
-	socketWG sync.WaitGroup
+	// turnsWG and runningTurns both count turn goroutines: the group to
+	// wait on, the counter to read.
+	turnsWG      sync.WaitGroup
+	runningTurns atomic.Int64
+	socketWG     sync.WaitGroup
 }
 
 // New builds the web channel and starts its listener for new messages on
@@ -214,15 +218,21 @@ func (s *Server) Close(ctx context.Context) error {
 		sock.goAway()
 	}
 
+	// waitGroupCtx may give up on an expired ctx even when the group is
+	// already empty, so the counts decide whether anything was cut short.
 	var err error
 	if !waitGroupCtx(ctx, &s.turnsWG) {
-		err = fmt.Errorf("close web channel: turns still running: %w", ctx.Err())
-		s.log.WarnContext(ctx, "cancelling running turns at shutdown")
+		if n := s.runningTurns.Load(); n > 0 {
+			err = fmt.Errorf("close web channel: %d turns still running: %w", n, ctx.Err())
+			s.log.WarnContext(ctx, "cancelling running turns at shutdown", "turns", n)
+		}
 	}
 	s.cancel()
 	s.hub.wait()
 	if !waitGroupCtx(ctx, &s.socketWG) {
-		err = errors.Join(err, fmt.Errorf("close web channel: sockets still open: %w", ctx.Err()))
+		if n := s.openSockets(); n > 0 {
+			err = errors.Join(err, fmt.Errorf("close web channel: %d sockets still open: %w", n, ctx.Err()))
+		}
 	}
 	s.log.InfoContext(ctx, "web channel closed", "sockets_closed", len(open))
 	return err
@@ -277,7 +287,21 @@ func (s *Server) startTurn() bool {
 		return false
 	}
 	s.turnsWG.Add(1)
+	s.runningTurns.Add(1)
 	return true
+}
+
+// turnEnded counts down a turn goroutine counted by startTurn.
+func (s *Server) turnEnded() {
+	s.runningTurns.Add(-1)
+	s.turnsWG.Done()
+}
+
+// openSockets returns the number of sockets not yet cleaned up.
+func (s *Server) openSockets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sockets)
 }
 
 func upgradeError(w http.ResponseWriter, r *http.Request, status int, reason error) {

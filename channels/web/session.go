@@ -340,7 +340,7 @@ func (sock *socket) queueTurn(job turnJob) {
 }
 
 func (sock *socket) runTurns() {
-	defer sock.srv.turnsWG.Done()
+	defer sock.srv.turnEnded()
 	for {
 		sock.tmu.Lock()
 		if len(sock.turnQueue) == 0 {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,7 +158,7 @@ func (sock *socket) readLoop() {
 			}
 			sock.srv.metrics.frameIn("too_large")
 			sock.sendError(salesagent.Errorf(salesagent.ETOOLARGE,
-				"frame is larger than %d bytes; shorten the message or send fewer cart lines", cfg.MaxFrameBytes), "", 0)
+				"frame is larger than %d bytes; shorten the message or send fewer cart lines", cfg.MaxFrameBytes), leadingClientID(data), 0)
 			continue
 		}
 		if kind != websocket.TextMessage {
@@ -169,6 +170,27 @@ func (sock *socket) readLoop() {
 			return
 		}
 	}
+}
+
+// clientIDPattern matches a "client_id" string member whose value has no
+// escapes, as JSON encoders write a UUID.
+var clientIDPattern = regexp.MustCompile(`"client_id"\s*:\s*"([!#-\[\]-~]{1,64})"`)
+
+// clientIDSearchBytes is how much of an oversized frame leadingClientID
+// searches. Clients write client_id before the text, so it falls within
+// the first bytes of a frame made too large by its text or cart.
+const clientIDSearchBytes = 512
+
+// leadingClientID returns the client_id found near the start of an
+// oversized frame, or "" when there is none. The frame is not decoded,
+// because it is too large to handle.
+func leadingClientID(data []byte) string {
+	head := data[:min(len(data), clientIDSearchBytes)]
+	m := clientIDPattern.FindSubmatch(head)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
 }
 
 func (sock *socket) extendReadDeadline() error {

@@ -19,7 +19,7 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.SetOutput(stderr)
 	fs.StringVar(&opts.Server, "server", envOr("SALESAGENT_SERVER", "http://127.0.0.1:8080"), "base URL of a running salesagent server")
 	fs.StringVar(&opts.Shop, "shop", "demo", "slug of the shop to talk to")
-	fs.StringVar(&opts.Product, "product", "", "SKU or handle of the product in view")
+	fs.StringVar(&opts.Product, "product", "", "handle or SKU of the product in view")
 	fs.StringVar(&cart, "cart", "", "cart as SKU[:QTY],... (quantity defaults to 1)")
 	fs.StringVar(&opts.Visitor, "visitor", "", "visitor token of an earlier conversation to continue")
 	fs.StringVar(&opts.Message, "message", "", "send one message, print the reply and exit")

@@ -172,7 +172,7 @@ func TestIngestDemoTwiceChangesNothing(t *testing.T) {
 	if !strings.Contains(second, "0 new, 0 changed, 30 unchanged") {
 		t.Errorf("second ingest changed products:\n%s", second)
 	}
-	if !strings.Contains(second, " 0 embeddings computed") {
+	if !strings.Contains(second, "nothing was embedded again") {
 		t.Errorf("second ingest computed embeddings again:\n%s", second)
 	}
 }
@@ -284,7 +284,8 @@ func TestLumaStoreConversation(t *testing.T) {
 	}
 
 	t.Run("sizes and colours", func(t *testing.T) {
-		result := chat(t, server, "luma", "What sizes and colors do you have for this jacket? Will it fit me?", "--product", jacket.Handle)
+		// The Magento parent SKU names the product, as a store page would.
+		result := chat(t, server, "luma", "What sizes and colors do you have for this jacket? Will it fit me?", "--product", jacket.ExternalID)
 		for _, option := range []string{"Size", "Color"} {
 			for _, value := range inStockValues(jacket, option) {
 				if !strings.Contains(result.reply.Body, value) {
@@ -422,5 +423,67 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		t.Fatalf("decode %s: %v", path, err)
+	}
+}
+
+func TestIngestKeepsGoodRows(t *testing.T) {
+	dir := t.TempDir()
+	csv := "Handle,Title,Type,Option1 Name,Option1 Value,Variant SKU,Variant Price,Variant Inventory Qty\n" +
+		"cap,Cap,Hats,Size,One,CAP-1,abc,3\n" +
+		"hat,Hat,Hats,Size,One,HAT-1,-5.00,3\n" +
+		"beanie,Beanie,Hats,Size,S,BEA-S,20.00,3\n" +
+		"beanie,,,,L,BEA-L,22.00,0\n"
+	if err := os.WriteFile(filepath.Join(dir, "products.csv"), []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout, stderr, err := runCommand(t, "ingest", "--database-url", pgtest.URL(t), "--log-level", "warn", "--shop", "bad-rows", dir)
+	if err != nil {
+		t.Fatalf("ingest with bad rows failed: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{`line 2, field "Variant Price": invalid price "abc"`, "line 3", "negative price"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(stdout, "1 new") || !strings.Contains(stdout, "2 rows rejected") {
+		t.Errorf("stdout does not report 1 product loaded and 2 rows rejected:\n%s", stdout)
+	}
+
+	db := openDB(t)
+	shop, err := db.ShopBySlug(context.Background(), "bad-rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	products, err := db.ListProducts(context.Background(), shop.ID, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(products) != 1 || products[0].Handle != "beanie" || len(products[0].Variants) != 2 {
+		t.Errorf("stored products = %d (%v), want the beanie alone with its 2 variants", len(products), products)
+	}
+
+	_, _, err = runCommand(t, "ingest", "--database-url", pgtest.URL(t), "--shop", "bad-rows", "--strict", dir)
+	if err == nil || !strings.Contains(err.Error(), "--strict") {
+		t.Errorf("ingest --strict with bad rows: err = %v, want a failure naming --strict", err)
+	}
+}
+
+func TestIngestEmptyFolderCreatesNoShop(t *testing.T) {
+	_, _, err := runCommand(t, "ingest", "--database-url", pgtest.URL(t), "--shop", "empty-shop", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "nothing to load") {
+		t.Fatalf("ingest of an empty folder: err = %v, want nothing to load", err)
+	}
+	if _, err := openDB(t).ShopBySlug(context.Background(), "empty-shop"); salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
+		t.Errorf("the failed ingest created shop empty-shop (lookup error %v)", err)
+	}
+
+	_, _, err = runCommand(t, "ingest", "--database-url", pgtest.URL(t), "--shop", "empty-shop", filepath.Join(t.TempDir(), "missing.csv"))
+	if err == nil || !strings.Contains(err.Error(), "missing.csv") || !strings.Contains(err.Error(), "existing file") {
+		t.Errorf("ingest of a missing file: err = %v, want one naming the file and the fix", err)
+	}
+	_, _, err = runCommand(t, "ingest", "--shop", "Bad Slug", t.TempDir())
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `"Bad Slug"`) {
+		t.Errorf("ingest --shop 'Bad Slug': err = %v, want a usage error naming the slug", err)
 	}
 }

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/salesagent/salesagent"
-	"github.com/salesagent/salesagent/migrations"
 	"github.com/salesagent/salesagent/postgres"
 	"github.com/salesagent/salesagent/retrieval"
 	"github.com/salesagent/salesagent/retrieval/ingest"
@@ -39,12 +40,41 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if slug == "" {
 		return usageError{"missing --shop SLUG: name the shop to load into, for example --shop demo"}
 	}
+	if !salesagent.ValidSlug(slug) {
+		return usageError{fmt.Sprintf("invalid --shop %q: use 1 to 63 lowercase letters, digits and hyphens, as in --shop my-store", slug)}
+	}
 	if fs.NArg() == 0 {
 		return usageError{"missing PATH: give the files or folders to load, for example demo/shop"}
 	}
 	logger, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err
+	}
+
+	for _, path := range fs.Args() {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("cannot read %s: %w (give an existing file or folder)", path, err)
+		}
+	}
+
+	// Parse before touching the database, so a failed run creates no shop.
+	start := time.Now()
+	progress := newProgress(stderr, "parsed files")
+	batch, rowErrors, err := ingest.ParsePaths(fs.Args(), ingest.Format(format), progress.update)
+	progress.done()
+	if err != nil {
+		return err
+	}
+	for i, rowErr := range rowErrors {
+		if i == maxRowErrorsShown {
+			fmt.Fprintf(stderr, "... and %d more rejected rows\n", len(rowErrors)-maxRowErrorsShown)
+			break
+		}
+		fmt.Fprintf(stderr, "rejected: %v\n", rowErr)
+	}
+	if len(batch.Products)+len(batch.Documents)+len(batch.Customers)+len(batch.Orders) == 0 {
+		return fmt.Errorf("nothing to load from %s: no products, documents, customers or orders found (check the paths, or pass --format)",
+			strings.Join(fs.Args(), " "))
 	}
 
 	db, err := openMigrated(ctx, cfg, logger)
@@ -60,32 +90,21 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "created shop %q (%s)\n", shop.Slug, shop.Name)
 	}
 
-	start := time.Now()
-	progress := newProgress(stderr, "parsed files")
-	batch, rowErrors, err := ingest.ParsePaths(fs.Args(), ingest.Format(format), progress.update)
-	progress.done()
-	if err != nil {
-		return err
-	}
-	for i, rowErr := range rowErrors {
-		if i == maxRowErrorsShown {
-			fmt.Fprintf(stderr, "... and %d more rejected rows\n", len(rowErrors)-maxRowErrorsShown)
-			break
-		}
-		fmt.Fprintf(stderr, "rejected: %v\n", rowErr)
-	}
-
 	indexer := retrieval.NewIndexer(db, retrieval.NewLocalEmbedder(), logger)
 	report, err := load(ctx, db, indexer, shop, batch, stderr)
 	if err != nil {
 		return err
 	}
+	for _, rejected := range report.Rejected {
+		fmt.Fprintf(stderr, "rejected: %v\n", rejected)
+	}
+	rejectedCount := len(rowErrors) + len(report.Rejected)
 	fmt.Fprintf(stdout, "loaded into shop %q in %s:\n%s", shop.Slug, time.Since(start).Round(time.Millisecond), report)
 	fmt.Fprintf(stdout, "widget key: %s\n", shop.WidgetKey)
-	if len(rowErrors) > 0 {
-		fmt.Fprintf(stdout, "%d rows rejected (listed above); the other rows were loaded\n", len(rowErrors))
+	if rejectedCount > 0 {
+		fmt.Fprintf(stdout, "%d rows rejected (listed above); the other rows were loaded\n", rejectedCount)
 		if strict {
-			return fmt.Errorf("%d rows rejected", len(rowErrors))
+			return fmt.Errorf("%d rows rejected and --strict is set", rejectedCount)
 		}
 	}
 	return nil
@@ -93,20 +112,12 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // openMigrated opens the database and applies pending migrations.
 func openMigrated(ctx context.Context, cfg Config, logger *slog.Logger) (*postgres.DB, error) {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	db, version, err := postgres.OpenMigrated(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, err
-	}
-	version, err := migrations.Up(ctx, db.Pool)
-	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	logger.DebugContext(ctx, "database schema current", "version", version)
-	// Reopen so that every connection knows the vector type, which the first
-	// migration may have just created.
-	db.Close()
-	return postgres.Open(ctx, cfg.DatabaseURL)
+	return db, nil
 }
 
 // loadReport counts what a load changed.
@@ -114,17 +125,23 @@ type loadReport struct {
 	Products, Documents postgres.UpsertResult
 	Customers, Orders   int
 	Index               retrieval.IndexStats
+	// Rejected are the products the database refused.
+	Rejected []error
 }
 
 func (r loadReport) String() string {
+	index := "nothing changed, so nothing was embedded again"
+	if r.Index != (retrieval.IndexStats{}) {
+		index = fmt.Sprintf("%d chunks written, %d unchanged, %d deleted, %d embeddings computed",
+			r.Index.ChunksWritten, r.Index.ChunksUnchanged, r.Index.ChunksDeleted, r.Index.EmbeddingsComputed)
+	}
 	return fmt.Sprintf("  products:  %d new, %d changed, %d unchanged\n"+
 		"  documents: %d new, %d changed, %d unchanged\n"+
 		"  customers: %d, orders: %d\n"+
-		"  index:     %d chunks written, %d unchanged, %d deleted, %d embeddings computed\n",
+		"  index:     %s\n",
 		r.Products.Inserted, r.Products.Updated, r.Products.Unchanged,
 		r.Documents.Inserted, r.Documents.Updated, r.Documents.Unchanged,
-		r.Customers, r.Orders,
-		r.Index.ChunksWritten, r.Index.ChunksUnchanged, r.Index.ChunksDeleted, r.Index.EmbeddingsComputed)
+		r.Customers, r.Orders, index)
 }
 
 func addStats(a, b retrieval.IndexStats) retrieval.IndexStats {
@@ -153,6 +170,7 @@ func load(ctx context.Context, db *postgres.DB, indexer *retrieval.Indexer, shop
 		report.Products.Inserted += result.Inserted
 		report.Products.Updated += result.Updated
 		report.Products.Unchanged += result.Unchanged
+		report.Rejected = append(report.Rejected, result.Rejected...)
 		stats, err := indexer.IndexProducts(ctx, shop.ID, result.ChangedIDs)
 		if err != nil {
 			return report, fmt.Errorf("index products: %w", err)
@@ -211,19 +229,30 @@ func load(ctx context.Context, db *postgres.DB, indexer *retrieval.Indexer, shop
 	return report, nil
 }
 
-// progress prints "label: done/total" on one terminal line, at most a few
-// times a second.
+// progress prints "label: done/total", redrawn on one line at most a few
+// times a second on a terminal, and once at the end elsewhere.
 type progress struct {
-	w     io.Writer
-	label string
-	last  time.Time
-	shown bool
+	w        io.Writer
+	label    string
+	terminal bool
+	last     time.Time
+	shown    bool
+	latest   [2]int
 }
 
-func newProgress(w io.Writer, label string) *progress { return &progress{w: w, label: label} }
+func newProgress(w io.Writer, label string) *progress {
+	terminal := false
+	if f, ok := w.(*os.File); ok {
+		if info, err := f.Stat(); err == nil {
+			terminal = info.Mode()&os.ModeCharDevice != 0
+		}
+	}
+	return &progress{w: w, label: label, terminal: terminal}
+}
 
 func (p *progress) update(done, total int) {
-	if total < 2 || (time.Since(p.last) < 200*time.Millisecond && done < total) {
+	p.latest = [2]int{done, total}
+	if !p.terminal || total < 2 || (time.Since(p.last) < 200*time.Millisecond && done < total) {
 		return
 	}
 	p.last = time.Now()
@@ -232,7 +261,10 @@ func (p *progress) update(done, total int) {
 }
 
 func (p *progress) done() {
-	if p.shown {
+	switch {
+	case p.shown:
 		fmt.Fprintln(p.w)
+	case p.latest[1] >= 2:
+		fmt.Fprintf(p.w, "%s: %d/%d\n", p.label, p.latest[0], p.latest[1])
 	}
 }

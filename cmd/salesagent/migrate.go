@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/salesagent/salesagent/migrations"
 	"github.com/salesagent/salesagent/postgres"
 )
 
@@ -19,15 +18,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	db, version, err := postgres.OpenMigrated(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	version, err := migrations.Up(ctx, db.Pool)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "database schema at version %d\n", version)
 	return nil
 }

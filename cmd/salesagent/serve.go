@@ -69,23 +69,16 @@ type App struct {
 }
 
 func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
+	var db *postgres.DB
+	var err error
 	if cfg.AutoMigrate {
-		version, err := migrations.Up(ctx, db.Pool)
-		if err != nil {
-			db.Close()
+		var version int64
+		if db, version, err = postgres.OpenMigrated(ctx, cfg.DatabaseURL); err != nil {
 			return nil, err
 		}
 		logger.InfoContext(ctx, "database schema current", "version", version)
-		// Reopen so that every connection knows the vector type, which the
-		// first migration may have just created.
-		db.Close()
-		if db, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
-			return nil, err
-		}
+	} else if db, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
 	}
 
 	registry := prometheus.NewRegistry()

@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// ChromiumPath is where Debian's chromium package installs the browser.
+// ChromiumPath is the browser binary of Debian's chromium package.
 const ChromiumPath = "/usr/bin/chromium"
 
 // New starts headless Chromium with a fresh profile and returns a context

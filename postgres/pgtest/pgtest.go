@@ -22,7 +22,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/salesagent/salesagent/migrations"
 	"github.com/salesagent/salesagent/postgres"
 )
 
@@ -101,18 +100,7 @@ func create() (*postgres.DB, string, error) {
 		return nil, "", err
 	}
 
-	db, err := postgres.Open(ctx, url)
-	if err != nil {
-		return nil, "", err
-	}
-	if _, err := migrations.Up(ctx, db.Pool); err != nil {
-		db.Close()
-		return nil, "", err
-	}
-	// Reopen so that every pooled connection knows the vector type, which
-	// the first migration may have just created.
-	db.Close()
-	db, err = postgres.Open(ctx, url)
+	db, _, err := postgres.OpenMigrated(ctx, url)
 	if err != nil {
 		return nil, "", err
 	}

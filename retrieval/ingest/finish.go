@@ -71,10 +71,21 @@ func (b *Batch) dedupeProducts() []RowError {
 				rowErrs = append(rowErrs, duplicate(at, first, "sku", v.SKU, "variant SKU"))
 				continue
 			}
+			if v.Price < 0 || (v.CompareAtPrice != nil && *v.CompareAtPrice < 0) {
+				rowErrs = append(rowErrs, rowError(at, "price", v.Price.String(),
+					fmt.Errorf("negative price on variant %q", v.SKU), "write a price of zero or more"))
+				continue
+			}
 			skus[v.SKU] = at
 			variants = append(variants, v)
 		}
 		p.Variants = variants
+		// A product whose every variant was rejected, each with its own
+		// RowError, has nothing to sell: storing it would only show an
+		// empty product page.
+		if len(p.Variants) == 0 {
+			continue
+		}
 
 		products = append(products, p)
 		origins = append(origins, at)

@@ -220,7 +220,7 @@ func TestMagentoGearBadRows(t *testing.T) {
 	t.Parallel()
 	const gear = "category,name,sku,price,qty,description,material,eco_collection,attribute_set\n" +
 		"\"Gear\nBags\",Day Pack,B-1,30,lots,<p>Pack.</p>,\"Nylon\nMesh\",1,Bag\n" +
-		"\"Gear\nBags\nCollections\nErin Recommends\",Tote,B-2,25,3,<p>Tote.</p>,Canvas,,Bag\n"
+		"\"Gear\nBags\nCollections\nErin Recommends\",Tote,B-2,25,3,<p>Tote.</p>,\"Canvas\nCotton\",1,Bag\n"
 	path := writeTemp(t, "products_gear_bags.csv", gear)
 	batch, rowErrs := mustParse(t, path, "")
 
@@ -228,15 +228,16 @@ func TestMagentoGearBadRows(t *testing.T) {
 	if len(rowErrs) != 1 || !ok || e.Line != 2 || e.Field != "qty" {
 		t.Fatalf("row errors = %v, want one for qty on line 2", rowErrs)
 	}
-	if len(batch.Products) != 2 || len(productByID(t, batch, "B-1").Variants) != 0 {
-		t.Errorf("products = %+v, want both, the day pack without its bad variant", batch.Products)
+	// The day pack's only row was rejected, so nothing of it is stored.
+	if len(batch.Products) != 1 || batch.Products[0].ExternalID != "B-2" {
+		t.Errorf("products = %+v, want the tote alone", batch.Products)
 	}
 	tote := productByID(t, batch, "B-2")
 	if tote.ProductType != "Bags" || !slices.Equal(tote.Tags, []string{"Erin Recommends"}) || stockOf(tote.Variants[0]) != 3 {
 		t.Errorf("tote type %q tags %q stock %d", tote.ProductType, tote.Tags, stockOf(tote.Variants[0]))
 	}
-	if got := productByID(t, batch, "B-1").Attributes; got["material"] != "Nylon, Mesh" || got["eco_collection"] != "Yes" {
-		t.Errorf("day pack attributes = %v", got)
+	if got := tote.Attributes; got["material"] != "Canvas, Cotton" || got["eco_collection"] != "Yes" {
+		t.Errorf("tote attributes = %v, want material Canvas, Cotton and eco_collection Yes", got)
 	}
 }
 

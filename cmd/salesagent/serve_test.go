@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/salesagent/salesagent/channels/web"
+	"github.com/salesagent/salesagent/postgres/pgtest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestServeLifecycle(t *testing.T) {
+	ingestPaths(t, "demo-serve", demoShopDir(t))
+	addr := freeAddr(t)
+	base := "http://" + addr
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--database-url", pgtest.URL(t), "--addr", addr}, strings.NewReader(""), &stdout, &stderr)
+	}()
+
+	// Wait for the server to answer.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start: %v\nstderr:\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	if !strings.Contains(stdout.String(), base+"/shop/demo-serve") {
+		t.Errorf("serve did not print the shop page URL:\n%s", stdout.String())
+	}
+	if status, body := get(t, base+"/readyz"); status != http.StatusOK || !strings.Contains(body, "ready") {
+		t.Errorf("/readyz = %d %q, want 200 ready", status, body)
+	}
+	if status, _ := get(t, base+"/shop/demo-serve"); status != http.StatusOK {
+		t.Errorf("shop page status = %d, want 200", status)
+	}
+	if status, _ := get(t, base+"/static/demo/ridgeline-rain-jacket.svg"); status != http.StatusOK {
+		t.Errorf("demo image status = %d, want 200", status)
+	}
+
+	// One conversation turn, so the metrics have something to count.
+	client, err := web.Dial(ctx, base, "demo-serve", web.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.Send(ctx, "How much is express shipping?"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		frame, err := client.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if frame.Type == web.FrameMessage && frame.Message != nil && frame.Message.Role == "agent" {
+			break
+		}
+	}
+
+	// The turn's metrics are recorded just after its reply is sent, so
+	// they may take a moment to show.
+	wanted := []string{
+		"salesagent_web_sockets_open 1",
+		`salesagent_agent_turns_total{brain="offline"`,
+		"salesagent_agent_turn_duration_seconds_bucket",
+		"go_goroutines",
+	}
+	var metrics string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		_, metrics = get(t, base+"/metrics")
+		if strings.Contains(metrics, wanted[1]) {
+			break
+		}
+	}
+	for _, name := range wanted {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+
+	// Shutdown closes the open socket with going-away and returns nil.
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v after shutdown, want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20s of shutdown")
+	}
+	waitCtx, waitCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer waitCancel()
+	for {
+		_, err := client.Next(waitCtx)
+		if err == nil {
+			continue
+		}
+		if !strings.Contains(err.Error(), "1001") && !errors.Is(err, io.EOF) {
+			t.Errorf("socket ended with %v, want a going-away close (1001)", err)
+		}
+		break
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("server still answers after shutdown")
+	}
+}
+
+func TestServeRejectsBadFlags(t *testing.T) {
+	_, _, err := runCommand(t, "serve", "--log-level", "loud")
+	if err == nil || !strings.Contains(err.Error(), `"loud"`) {
+		t.Fatalf("serve --log-level loud: err = %v, want one naming the value", err)
+	}
+	if _, _, err := runCommand(t, "frobnicate"); err == nil || exitCode(err) != 2 {
+		t.Errorf("unknown command: err = %v, exit %d; want a usage error", err, exitCode(err))
+	}
+}
+
+func TestMigrateReportsVersion(t *testing.T) {
+	stdout, stderr, err := runCommand(t, "migrate", "--database-url", pgtest.URL(t))
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr)
+	}
+	if !strings.HasPrefix(stdout, "database schema at version ") {
+		t.Errorf("migrate printed %q, want the schema version", stdout)
+	}
+	_, _, err = runCommand(t, "migrate", "--database-url", "mysql://nope")
+	if err == nil || !strings.Contains(err.Error(), "postgres://") {
+		t.Errorf("migrate with a bad URL: err = %v, want one showing the expected form", err)
+	}
+}
