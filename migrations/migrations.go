@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed *.sql
@@ -26,7 +28,8 @@ func newProvider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
 	return provider, db, nil
 }
 
-// Up applies every pending migration and returns the resulting version.
+// Up applies every pending migration, this project's and those of the River
+// job queue, and returns the resulting version of this project's schema.
 func Up(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 	provider, db, err := newProvider(pool)
 	if err != nil {
@@ -36,6 +39,13 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 
 	if _, err := provider.Up(ctx); err != nil {
 		return 0, fmt.Errorf("apply migrations: %w", err)
+	}
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return 0, fmt.Errorf("load job queue migrations: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return 0, fmt.Errorf("apply job queue migrations: %w", err)
 	}
 	return provider.GetDBVersion(ctx)
 }

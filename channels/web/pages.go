@@ -52,6 +52,8 @@ func toJSON(v any) (template.JS, error) {
 
 // pageData contains the values base.html uses on every page.
 type pageData struct {
+	// Title is the page's own title. base.html follows it with the shop's
+	// name, or shows the shop's name alone when Title is empty.
 	Title string
 	Shop  *salesagent.Shop
 	Nonce string
@@ -128,11 +130,12 @@ func newNonce() string {
 func (s *Server) shopFromPath(r *http.Request) (*salesagent.Shop, error) {
 	slug := r.PathValue("slug")
 	if !salesagent.ValidSlug(slug) {
-		return nil, salesagent.Errorf(salesagent.ENOTFOUND, "Shop %q not found: a shop slug has lowercase letters, digits and hyphens.", truncate(slug, 64))
+		return nil, salesagent.Errorf(salesagent.ENOTFOUND,
+			"Shop %q not found: a shop slug has lowercase letters, digits and hyphens. The home page / lists the shops on this server.", truncate(slug, 64))
 	}
 	shop, err := s.db.ShopBySlug(r.Context(), slug)
 	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
-		return nil, salesagent.Errorf(salesagent.ENOTFOUND, "Shop %q not found.", slug)
+		return nil, salesagent.Errorf(salesagent.ENOTFOUND, "Shop %q not found. The home page / lists the shops on this server.", slug)
 	}
 	return shop, err
 }
@@ -199,7 +202,13 @@ func (s *Server) handleShop(w http.ResponseWriter, r *http.Request) {
 	if page*productsPerPage < total {
 		data.NextPage = page + 1
 	}
-	s.render(w, r, http.StatusOK, "shop.html", pageData{Title: shop.Name, Shop: shop, Nonce: newNonce(), Content: data})
+	// base.html adds the shop's name to every title, so the first page
+	// needs no title of its own.
+	title := ""
+	if page > 1 {
+		title = fmt.Sprintf("Page %d", page)
+	}
+	s.render(w, r, http.StatusOK, "shop.html", pageData{Title: title, Shop: shop, Nonce: newNonce(), Content: data})
 }
 
 // variantView is a variant in the JSON form the product page's script reads.
@@ -223,8 +232,9 @@ type optionPicker struct {
 }
 
 type productPage struct {
-	Product  *salesagent.Product
-	ImageURL string
+	Product     *salesagent.Product
+	Description []descriptionBlock
+	ImageURL    string
 	Pickers  []optionPicker
 	Variants []variantView
 	First    variantView
@@ -246,7 +256,12 @@ func (s *Server) handleProduct(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	data := productPage{Product: product, ImageURL: imageURL(product.ImageURL), Pickers: optionPickers(product.Variants)}
+	data := productPage{
+		Product:     product,
+		Description: descriptionBlocks(product.Description),
+		ImageURL:    imageURL(product.ImageURL),
+		Pickers:     optionPickers(product.Variants),
+	}
 	for _, v := range product.Variants {
 		data.Variants = append(data.Variants, viewVariant(v, shop.Currency))
 	}
