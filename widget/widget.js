@@ -322,6 +322,32 @@
     st.textContent = reason;
   }
 
+  // markNotSent shows that the server did not store a message, and offers
+  // to put its text back in the input to change and send it again.
+  function markNotSent(clientID, reason, text) {
+    markFailed(clientID, "Not sent: " + reason);
+    var node = byClient[clientID];
+    if (!node || node.querySelector(".edit")) { return; }
+    var edit = el("button", "edit", "Edit and send again");
+    edit.type = "button";
+    edit.addEventListener("click", function () {
+      node.remove();
+      delete byClient[clientID];
+      input.value = text;
+      input.focus();
+    });
+    node.appendChild(edit);
+  }
+
+  function markSending(clientID) {
+    var node = byClient[clientID];
+    if (!node) { return; }
+    node.classList.remove("failed");
+    node.classList.add("pending");
+    var st = node.querySelector(".state");
+    if (st) { st.textContent = "Sending…"; }
+  }
+
   function streamingTurn(turn) {
     var b = turns[turn];
     if (!b) {
@@ -418,6 +444,13 @@
   var stopped = false;     // a fatal error ended the session
   var attempt = 0;
   var retryTimer = null;
+  // Messages go out one at a time, in order: inFlight is the client_id of
+  // the one sent and not yet acknowledged. One unacknowledged message at a
+  // time keeps the order, keeps the socket under the server's frame limit,
+  // and tells which message an error without a client_id is about.
+  var inFlight = null;
+  var resendTimer = null;  // waits out a rate_limited error
+  var rateNotice = null;   // the log's notice of the latest rate_limited error
 
   function setStatus(text) { status.textContent = text; }
 
@@ -449,6 +482,7 @@
       if (ws !== sock) { return; }
       ws = null;
       ready = false;
+      inFlight = null;
       busy(false);
       if (!stopped) {
         setStatus(e.code === 1001 ? "The chat server is restarting. Reconnecting…" : "Connection lost. Reconnecting…");
@@ -523,7 +557,8 @@
     (f.history || []).forEach(function (m) { keep(m); renderStored(m, 0); });
     state.last_seq = Math.max(state.last_seq, f.last_seq || 0);
     saveState();
-    flushOutbox();
+    inFlight = null;
+    sendNext();
   }
 
   function onAck(f) {
@@ -535,25 +570,50 @@
     markSent(f.client_id, f.seq);
     state.last_seq = Math.max(state.last_seq, f.seq);
     saveState();
+    if (f.client_id === inFlight) {
+      inFlight = null;
+      sendNext();
+    }
   }
 
   function onError(f) {
     if (f.fatal) {
       stopped = true;
       setStatus(f.message);
-      return;
-    }
-    if (f.client_id && f.code === "rate_limited") {
-      markFailed(f.client_id, "Waiting to send…");
-      setTimeout(flushOutbox, Math.max(1000, f.retry_after_ms || 2000));
       notice(f.message, "error");
       return;
     }
-    if (f.client_id && !f.turn) {
+    if (f.client_id && f.code === "rate_limited") {
+      if (f.client_id === inFlight) { inFlight = null; }
+      markFailed(f.client_id, "Waiting to send…");
+      // One notice stands for a run of rate_limited errors.
+      if (rateNotice && rateNotice === log.lastChild) {
+        rateNotice.textContent = f.message;
+      } else {
+        rateNotice = notice(f.message, "error");
+      }
+      clearTimeout(resendTimer);
+      resendTimer = setTimeout(function () { resendTimer = null; sendNext(); }, Math.max(1000, f.retry_after_ms || 2000));
+      return;
+    }
+    // An error without client_id or turn, such as too_large for a frame
+    // whose client_id the server could not read, is about the message in
+    // flight, because only one is.
+    var failedID = f.client_id || (!f.turn ? inFlight : null);
+    if (failedID && !f.turn) {
       // The server did not store the message, so it leaves the outbox.
-      state.outbox = state.outbox.filter(function (o) { return o.client_id !== f.client_id; });
+      var text = "";
+      state.outbox = state.outbox.filter(function (o) {
+        if (o.client_id !== failedID) { return true; }
+        text = o.text;
+        return false;
+      });
       saveState();
-      markFailed(f.client_id, "Not sent: " + f.message);
+      markNotSent(failedID, f.message, text);
+      if (failedID === inFlight) {
+        inFlight = null;
+        sendNext();
+      }
       return;
     }
     if (f.turn && turns[f.turn]) {
@@ -579,18 +639,15 @@
     saveState();
   }
 
-  function flushOutbox() {
-    if (!ready) { return; }
-    state.outbox.forEach(function (o) {
-      var node = byClient[o.client_id];
-      if (node) {
-        node.classList.remove("failed");
-        node.classList.add("pending");
-        var st = node.querySelector(".state");
-        if (st) { st.textContent = "Sending…"; }
-      }
-      sendFrame({ type: "message", client_id: o.client_id, text: o.text, page: pageContext(), cart: cart() });
-    });
+  // sendNext sends the oldest message of the outbox unless one is in
+  // flight or a rate_limited error asked to wait.
+  function sendNext() {
+    if (!ready || inFlight || resendTimer || !state.outbox.length) { return; }
+    var o = state.outbox[0];
+    markSending(o.client_id);
+    if (sendFrame({ type: "message", client_id: o.client_id, text: o.text, page: pageContext(), cart: cart() })) {
+      inFlight = o.client_id;
+    }
   }
 
   function submit() {
@@ -611,7 +668,7 @@
     input.value = "";
     setStatus(ready ? "" : "Connecting… your message will be sent when the chat is back.");
     if (ready) {
-      sendFrame({ type: "message", client_id: item.client_id, text: item.text, page: pageContext(), cart: cart() });
+      sendNext();
     } else {
       connect();
     }

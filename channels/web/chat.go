@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/salesagent/salesagent"
 )
@@ -26,21 +29,51 @@ type ChatOptions struct {
 	Cart []salesagent.CartItem
 	// Visitor is a visitor token that resumes an earlier conversation.
 	Visitor string
-	// Message, when set, is sent alone: RunChat prints the events of its
-	// turn and returns after the final message.
+	// Message is sent alone when MessageSet is true or Message is not
+	// empty: RunChat prints the events of its turn and returns after the
+	// final message.
 	Message string
+	// MessageSet means the caller was given a message, even an empty one,
+	// so that an empty --message is rejected instead of starting an
+	// interactive chat.
+	MessageSet bool
 	// JSON prints every protocol frame as one JSON object per line instead
-	// of text.
+	// of text. The rate_limited errors that RunChat handles by resending
+	// the message are left out.
 	JSON bool
-	// Timeout bounds the wait for the reply to Message. Defaults to 3m.
+	// Timeout bounds the wait for the reply to Message, resends after a
+	// rate_limited error included. Defaults to 3m.
 	Timeout time.Duration
 	In      io.Reader
 	Out     io.Writer
 }
 
-// RunChat talks to a shop over the widget protocol: with opts.Message set
-// it sends that one message, otherwise it runs a REPL that reads one
-// message per line from opts.In until EOF or /quit.
+// Limits on how RunChat resends a message the server rejected as
+// rate_limited.
+const (
+	// maxRateLimitedResends is how often one message is resent before
+	// RunChat reports the rate_limited error.
+	maxRateLimitedResends = 5
+	// maxRetryWait caps the wait a rate_limited error asks for.
+	maxRetryWait = time.Minute
+	// retryMargin is added to that wait, because retry_after_ms is
+	// rounded down to the millisecond.
+	retryMargin = 100 * time.Millisecond
+)
+
+// The pace at which RunChat sends message frames, kept below the server's
+// per-socket frame limit (socketFrameRate, socketFrameBurst) so that piped
+// input never trips it. The burst leaves room for the hello frame.
+const (
+	chatFrameRate  = socketFrameRate * 4 / 5
+	chatFrameBurst = socketFrameBurst - 5
+)
+
+// RunChat talks to a shop over the widget protocol: with a message set it
+// sends that one message, otherwise it runs a REPL that reads one message
+// per line from opts.In until EOF or /quit. Both wait for each message's
+// turn to end before sending the next, and resend a message rejected as
+// rate_limited after the wait the server asks for.
 func RunChat(ctx context.Context, opts ChatOptions) error {
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -48,62 +81,98 @@ func RunChat(ctx context.Context, opts ChatOptions) error {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 3 * time.Minute
 	}
+	oneMessage := opts.MessageSet || opts.Message != ""
+	if oneMessage && strings.TrimSpace(opts.Message) == "" {
+		return salesagent.Errorf(salesagent.EINVALID,
+			"--message is empty: give the text to send, as in --message \"Do you have this in M?\", or leave --message out to chat interactively")
+	}
+
 	var page *Page
 	if opts.Product != "" {
 		page = &Page{Product: opts.Product}
 	}
 	client, err := Dial(ctx, opts.Server, opts.Shop, DialOptions{VisitorToken: opts.Visitor, Page: page, Cart: opts.Cart})
 	if err != nil {
-		return err
+		return explainDialError(opts.Server, opts.Shop, err)
 	}
 	defer client.Close()
 
 	p := &chatPrinter{out: opts.Out, json: opts.JSON}
-	if opts.Message != "" {
+	pace := rate.NewLimiter(chatFrameRate, chatFrameBurst)
+	if oneMessage {
 		p.welcome(client.Welcome, false)
 		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
-		return sendAndWait(ctx, client, p, opts.Message)
+		return sendAndWait(ctx, client, p, pace, opts.Message)
 	}
-	return repl(ctx, client, p, opts.In)
+	return repl(ctx, client, p, pace, opts.In)
+}
+
+// explainDialError turns the failures a user of `salesagent chat` can fix
+// into errors that name the fix: a server that does not answer and an
+// unknown shop.
+func explainDialError(server, shop string, err error) error {
+	server = strings.TrimRight(server, "/")
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return fmt.Errorf("the server at %s is not reachable: start it with `salesagent serve` (or `make demo` for the demo shop), or set --server to the URL of a running server: %w", server, opErr)
+	}
+	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
+		return &salesagent.Error{
+			Code:    salesagent.ENOTFOUND,
+			Message: fmt.Sprintf("shop %q not found on %s: check --shop (shops are listed at %s/)", shop, server, server),
+		}
+	}
+	return err
 }
 
 // sendAndWait sends text and prints frames until the turn's final message
-// or error.
-func sendAndWait(ctx context.Context, client *Client, p *chatPrinter, text string) error {
-	clientID, err := client.Send(ctx, text)
-	if err != nil {
+// or error. The error frame that ends the turn is returned, and printed
+// only as JSON, so that text output shows it once.
+func sendAndWait(ctx context.Context, client *Client, p *chatPrinter, pace *rate.Limiter, text string) error {
+	msg := &outgoing{frame: client.newMessage(text)}
+	if err := msg.send(ctx, client, pace); err != nil {
 		return err
 	}
-	turn := 0
 	for {
 		f, err := client.Next(ctx)
 		if err != nil {
-			if turn == 0 {
+			if msg.turn == 0 {
 				return fmt.Errorf("wait for the server to store the message: %w", err)
 			}
-			return fmt.Errorf("wait for the reply to message %d: %w", turn, err)
+			return fmt.Errorf("wait for the reply to message %d: %w", msg.turn, err)
 		}
-		p.frame(f)
-		switch {
-		case f.Type == FrameAck && f.ClientID == clientID:
-			if f.Duplicate {
-				return nil
+
+		state, wait, turnErr := msg.observe(f)
+		switch state {
+		case turnResend:
+			p.resending(wait)
+			if err := sleepContext(ctx, wait); err != nil {
+				return fmt.Errorf("wait %s to resend the rate-limited message: %w", wait.Round(100*time.Millisecond), err)
 			}
-			turn = f.Seq
-		case f.Type == FrameError && (f.ClientID == clientID || (turn != 0 && f.Turn == turn)):
-			return f.Err()
-		case f.Type == FrameError && f.Fatal:
-			return f.Err()
-		case f.Type == FrameMessage && turn != 0 && f.Message != nil && (f.Turn == turn || f.Message.ReplyTo == turn):
+			if err := msg.send(ctx, client, pace); err != nil {
+				return err
+			}
+		case turnDone:
+			if turnErr != nil {
+				if p.json {
+					p.raw(f)
+				}
+				return turnErr
+			}
+			p.frame(f)
 			return nil
+		default:
+			p.frame(f)
 		}
 	}
 }
 
 // repl sends each line of in as a message and prints what comes back,
-// including messages that arrive between turns, such as an operator's.
-func repl(ctx context.Context, client *Client, p *chatPrinter, in io.Reader) error {
+// including messages that arrive between turns, such as an operator's. It
+// sends one message at a time and reads the next line only once the
+// previous message's turn has ended.
+func repl(ctx context.Context, client *Client, p *chatPrinter, pace *rate.Limiter, in io.Reader) error {
 	p.welcome(client.Welcome, true)
 	if in == nil {
 		return errors.New("chat needs an input to read messages from, or a message to send")
@@ -126,6 +195,7 @@ func repl(ctx context.Context, client *Client, p *chatPrinter, in io.Reader) err
 		}
 	}()
 	lines := make(chan string)
+	var inputErr error // set before lines is closed
 	go func() {
 		defer close(lines)
 		scanner := bufio.NewScanner(in)
@@ -137,20 +207,25 @@ func repl(ctx context.Context, client *Client, p *chatPrinter, in io.Reader) err
 				return
 			}
 		}
+		inputErr = scanner.Err()
 	}()
 
-	var waitingFor string // client id of the message whose reply is awaited
-	turn := 0
+	var current *outgoing // the message whose turn has not ended
+	var resend <-chan time.Time
 	inputDone := false
 	p.prompt()
 	for {
 		var nextLine <-chan string
-		if waitingFor == "" && !inputDone {
+		if current == nil && !inputDone {
 			nextLine = lines
 		}
-		if waitingFor == "" && inputDone {
+		if current == nil && inputDone {
+			if inputErr != nil {
+				return fmt.Errorf("read messages from the input: %w", inputErr)
+			}
 			return nil
 		}
+
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -169,47 +244,123 @@ func repl(ctx context.Context, client *Client, p *chatPrinter, in io.Reader) err
 				p.prompt()
 				continue
 			}
-			id, err := client.Send(ctx, line)
-			if err != nil {
+			current = &outgoing{frame: client.newMessage(line)}
+			if err := current.send(ctx, client, pace); err != nil {
 				return err
 			}
-			waitingFor, turn = id, 0
+		case <-resend:
+			resend = nil
+			if err := current.send(ctx, client, pace); err != nil {
+				return err
+			}
 		case f := <-frames:
-			p.frame(f)
 			if f.Fatal {
+				// The caller prints the returned error; JSON output
+				// still gets the frame.
+				if p.json {
+					p.raw(f)
+				}
 				return f.Err()
 			}
-			if done, next := turnDone(f, waitingFor, turn); done {
-				waitingFor, turn = "", 0
+			if current == nil {
+				p.frame(f)
+				continue
+			}
+			state, wait, _ := current.observe(f)
+			switch state {
+			case turnResend:
+				p.resending(wait)
+				resend = time.After(wait)
+			case turnDone:
+				p.frame(f)
+				current = nil
 				p.prompt()
-			} else {
-				turn = next
+			default:
+				p.frame(f)
 			}
 		}
 	}
 }
 
-// turnDone reports whether f ends the wait for the reply to the message
-// with clientID, and otherwise the turn to wait for.
-func turnDone(f ServerFrame, clientID string, turn int) (bool, int) {
-	if clientID == "" {
-		return false, turn
+// turnState is where a sent message stands after a server frame.
+type turnState int
+
+const (
+	// turnWaiting means the turn goes on: keep reading frames.
+	turnWaiting turnState = iota
+	// turnDone means the turn ended, with its final message or an error.
+	turnDone
+	// turnResend means the server rejected the message as rate_limited:
+	// send it again with the same client id after the wait.
+	turnResend
+)
+
+// outgoing is a shopper message followed from send to the end of its turn.
+type outgoing struct {
+	frame MessageFrame
+	// turn is the seq of the message's ack, 0 until it is acknowledged.
+	turn    int
+	resends int
+}
+
+// send sends the message frame, keeping to the client's pace.
+func (o *outgoing) send(ctx context.Context, client *Client, pace *rate.Limiter) error {
+	if err := pace.Wait(ctx); err != nil {
+		return fmt.Errorf("wait to send the message: %w", err)
 	}
-	switch f.Type {
-	case FrameAck:
-		if f.ClientID == clientID {
-			return f.Duplicate, f.Seq
+	return client.SendMessage(ctx, o.frame)
+}
+
+// observe updates the message's state with server frame f. It returns the
+// wait before a resend with turnResend, and the turn's error, if any, with
+// turnDone.
+func (o *outgoing) observe(f ServerFrame) (turnState, time.Duration, error) {
+	ours := f.ClientID == o.frame.ClientID
+	switch {
+	case f.Type == FrameAck && ours:
+		if f.Duplicate {
+			// The message was stored before, and no turn runs.
+			return turnDone, 0, nil
 		}
-	case FrameError:
-		if f.ClientID == clientID || (turn != 0 && f.Turn == turn) {
-			return true, 0
-		}
-	case FrameMessage:
-		if turn != 0 && f.Message != nil && (f.Turn == turn || f.Message.ReplyTo == turn) {
-			return true, 0
-		}
+		o.turn = f.Seq
+	case f.Type == FrameError && f.Fatal:
+		return turnDone, 0, f.Err()
+	case f.Type == FrameError && f.Code == salesagent.ERATELIMITED && ours && o.resends < maxRateLimitedResends:
+		o.resends++
+		return turnResend, retryWait(f.RetryAfterMS), nil
+	case f.Type == FrameError && (ours || (o.turn != 0 && f.Turn == o.turn)):
+		return turnDone, 0, f.Err()
+	case f.Type == FrameError && o.turn == 0 && f.ClientID == "" && f.Turn == 0:
+		// An error about a frame without a readable client_id, such as
+		// a too_large frame, concerns the only unacknowledged message.
+		return turnDone, 0, f.Err()
+	case f.Type == FrameMessage && o.turn != 0 && f.Message != nil && (f.Turn == o.turn || f.Message.ReplyTo == o.turn):
+		return turnDone, 0, nil
 	}
-	return false, turn
+	return turnWaiting, 0, nil
+}
+
+// retryWait returns the wait before resending a message rejected with
+// retry_after_ms, with a margin, at least a second when the server gave
+// none, and at most maxRetryWait.
+func retryWait(retryAfterMS int64) time.Duration {
+	if retryAfterMS <= 0 {
+		return time.Second
+	}
+	wait := time.Duration(retryAfterMS)*time.Millisecond + retryMargin
+	return min(wait, maxRetryWait)
+}
+
+// sleepContext waits for d or until ctx ends.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // chatPrinter prints frames as JSON lines or as readable text.
@@ -240,6 +391,16 @@ func (p *chatPrinter) prompt() {
 	if !p.json {
 		fmt.Fprint(p.out, "you> ")
 	}
+}
+
+// resending tells a text reader that a rate-limited message goes out
+// again after wait. JSON output leaves it out.
+func (p *chatPrinter) resending(wait time.Duration) {
+	if p.json {
+		return
+	}
+	p.endLine()
+	fmt.Fprintf(p.out, "  [the server asks to slow down: resending in %s]\n", wait.Round(100*time.Millisecond))
 }
 
 func (p *chatPrinter) raw(f ServerFrame) {

@@ -134,7 +134,7 @@ func shopKey(ctx context.Context, client *http.Client, base *url.URL, shop strin
 		if json.Unmarshal(body, &failure) == nil && failure.Error.Message != "" {
 			return "", &salesagent.Error{Code: failure.Error.Code, Message: failure.Error.Message}
 		}
-		return "", fmt.Errorf("look up shop %s: %s responded %s", shop, infoURL, resp.Status)
+		return "", fmt.Errorf("look up shop %s: %s responded %s; check that %s is a salesagent server", shop, infoURL, resp.Status, base)
 	}
 
 	var info WidgetInfo
@@ -147,8 +147,14 @@ func shopKey(ctx context.Context, client *http.Client, base *url.URL, shop strin
 // Send sends a shopper message with a new client id and the page and cart
 // given at Dial, and returns the client id.
 func (c *Client) Send(ctx context.Context, text string) (string, error) {
-	frame := MessageFrame{Type: FrameMessage, ClientID: newClientID(), Text: text, Page: c.page, Cart: c.cart}
+	frame := c.newMessage(text)
 	return frame.ClientID, c.SendMessage(ctx, frame)
+}
+
+// newMessage builds a message frame with a new client id and the page and
+// cart given at Dial.
+func (c *Client) newMessage(text string) MessageFrame {
+	return MessageFrame{Type: FrameMessage, ClientID: newClientID(), Text: text, Page: c.page, Cart: c.cart}
 }
 
 // SendMessage sends a message frame as given, as when resending with the

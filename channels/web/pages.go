@@ -235,9 +235,9 @@ type productPage struct {
 	Product     *salesagent.Product
 	Description []descriptionBlock
 	ImageURL    string
-	Pickers  []optionPicker
-	Variants []variantView
-	First    variantView
+	Pickers     []optionPicker
+	Variants    []variantView
+	First       variantView
 }
 
 func (s *Server) handleProduct(w http.ResponseWriter, r *http.Request) {

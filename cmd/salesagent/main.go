@@ -5,6 +5,7 @@
 //	salesagent serve    start the HTTP server (widget, WebSocket, shop pages)
 //	salesagent migrate  apply database migrations
 //	salesagent ingest   load catalog, FAQ, policy, size-guide and CRM files into a shop
+//	salesagent shop     show or change a shop's settings, such as allowed origins
 //	salesagent chat     talk to a running server as the widget does
 package main
 
@@ -25,6 +26,7 @@ Usage:
   salesagent serve   [flags]            start the server
   salesagent migrate [flags]            apply database migrations
   salesagent ingest  --shop SLUG PATH...  load store files into a shop
+  salesagent shop    --shop SLUG [flags]  show or change a shop's settings
   salesagent chat    [flags]            talk to a running server
 
 Run "salesagent COMMAND -h" for a command's flags.
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runIngest(ctx, rest, stdout, stderr)
 	case "chat":
 		return runChat(ctx, rest, stdin, stdout, stderr)
+	case "shop":
+		return runShop(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -186,3 +186,42 @@ func TestMigrateReportsVersion(t *testing.T) {
 		t.Errorf("migrate with a bad URL: err = %v, want one showing the expected form", err)
 	}
 }
+
+func TestShopCommandSetsAllowedOrigin(t *testing.T) {
+	ingestPaths(t, "shop-cmd", demoShopDir(t))
+	url := pgtest.URL(t)
+
+	stdout, stderr, err := runCommand(t, "shop", "--database-url", url, "--shop", "shop-cmd",
+		"--allow-origin", "HTTPS://Store.Example.com/", "--max-discount", "10", "--currency", "eur")
+	if err != nil {
+		t.Fatalf("shop: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "allowed origins: https://store.example.com") {
+		t.Errorf("shop did not print the normalised origin:\n%s", stdout)
+	}
+	shop, err := openDB(t).ShopBySlug(context.Background(), "shop-cmd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shop.AllowedOrigins) != 1 || shop.AllowedOrigins[0] != "https://store.example.com" {
+		t.Errorf("stored origins = %v", shop.AllowedOrigins)
+	}
+	if shop.Settings.MaxDiscountPercent != 10 || shop.Currency != "EUR" {
+		t.Errorf("stored max discount %g currency %s, want 10 and EUR", shop.Settings.MaxDiscountPercent, shop.Currency)
+	}
+
+	for _, bad := range [][]string{
+		{"--allow-origin", "store.example.com"},
+		{"--max-discount", "150"},
+		{"--currency", "euro"},
+	} {
+		args := append([]string{"shop", "--database-url", url, "--shop", "shop-cmd"}, bad...)
+		_, _, err := runCommand(t, args...)
+		if err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("shop %v: err = %v, want one naming %s", bad, err, bad[0])
+		}
+	}
+	if _, _, err := runCommand(t, "shop", "--database-url", url, "--shop", "no-such-shop"); err == nil || !strings.Contains(err.Error(), "ingest") {
+		t.Errorf("shop for an unknown slug: err = %v, want a hint to ingest it", err)
+	}
+}

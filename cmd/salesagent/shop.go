@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/salesagent/salesagent"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	var slug, name, currency, tone, hours, baseURL string
+	var origins, removeOrigins stringList
+	var maxDiscount float64
+	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addCommonFlags(fs, &cfg)
+	fs.StringVar(&slug, "shop", "", "slug of the shop to show or change (required)")
+	fs.StringVar(&name, "name", "", "set the shop's display name")
+	fs.StringVar(&currency, "currency", "", "set the ISO 4217 currency code of prices, such as USD or EUR")
+	fs.StringVar(&tone, "tone", "", "set how the agent should sound, in a few words")
+	fs.StringVar(&hours, "support-hours", "", "set when people answer handed-off conversations, such as \"Mon-Fri 9-17 CET\"")
+	fs.StringVar(&baseURL, "base-url", "", "set the storefront's public URL, used in saved-cart links")
+	fs.Var(&origins, "allow-origin", "allow the widget on this origin, such as https://store.example.com (repeatable)")
+	fs.Var(&removeOrigins, "remove-origin", "stop allowing the widget on this origin (repeatable)")
+	fs.Float64Var(&maxDiscount, "max-discount", -1, "set the largest discount in percent a tool may grant; 0 allows none")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: salesagent shop --shop SLUG [flags]   (without flags: print the shop's settings)")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if slug == "" {
+		return usageError{"missing --shop SLUG: name the shop to show or change, for example --shop demo"}
+	}
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	db, err := openMigrated(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	shop, err := db.ShopBySlug(ctx, slug)
+	if err != nil {
+		return fmt.Errorf("%w: load it first with salesagent ingest --shop %s PATH", err, slug)
+	}
+
+	changed := false
+	set := func(flagName string, apply func()) {
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == flagName {
+				apply()
+				changed = true
+			}
+		})
+	}
+	set("name", func() { shop.Name = name })
+	set("currency", func() { shop.Currency = strings.ToUpper(currency) })
+	set("tone", func() { shop.Settings.Tone = tone })
+	set("support-hours", func() { shop.Settings.SupportHours = hours })
+	set("base-url", func() { shop.Settings.BaseURL = strings.TrimRight(baseURL, "/") })
+	set("max-discount", func() { shop.Settings.MaxDiscountPercent = maxDiscount })
+	for _, origin := range origins {
+		normalized, err := normalizeOrigin(origin)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		if !contains(shop.AllowedOrigins, normalized) {
+			shop.AllowedOrigins = append(shop.AllowedOrigins, normalized)
+		}
+		changed = true
+	}
+	for _, origin := range removeOrigins {
+		normalized, _ := normalizeOrigin(origin)
+		kept := shop.AllowedOrigins[:0]
+		for _, o := range shop.AllowedOrigins {
+			if o != normalized && o != origin {
+				kept = append(kept, o)
+			}
+		}
+		shop.AllowedOrigins = kept
+		changed = true
+	}
+	if err := validateShop(shop); err != nil {
+		return usageError{err.Error()}
+	}
+	if changed {
+		if err := db.UpdateShop(ctx, shop); err != nil {
+			return err
+		}
+	}
+	return printShop(stdout, shop)
+}
+
+// normalizeOrigin returns origin as scheme://host[:port], the form browsers
+// send in the Origin header.
+func normalizeOrigin(origin string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(origin))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return "", fmt.Errorf("invalid --allow-origin %q: give scheme and host only, as in https://store.example.com", origin)
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+func validateShop(shop *salesagent.Shop) error {
+	if len(shop.Currency) != 3 {
+		return fmt.Errorf("invalid --currency %q: use a three-letter ISO 4217 code such as USD", shop.Currency)
+	}
+	if shop.Settings.MaxDiscountPercent < 0 || shop.Settings.MaxDiscountPercent > 100 {
+		return fmt.Errorf("invalid --max-discount %g: use a percentage from 0 to 100", shop.Settings.MaxDiscountPercent)
+	}
+	if shop.Settings.BaseURL != "" {
+		if u, err := url.Parse(shop.Settings.BaseURL); err != nil || u.Host == "" {
+			return fmt.Errorf("invalid --base-url %q: use an absolute URL such as https://store.example.com", shop.Settings.BaseURL)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// printShop prints the shop's public settings; secrets are never printed.
+func printShop(w io.Writer, shop *salesagent.Shop) error {
+	origins := "none (the widget works only on this server's own pages)"
+	if len(shop.AllowedOrigins) > 0 {
+		origins = strings.Join(shop.AllowedOrigins, ", ")
+	}
+	settings, err := json.Marshal(map[string]any{
+		"tone":                 shop.Settings.Tone,
+		"support_hours":        shop.Settings.SupportHours,
+		"max_discount_percent": shop.Settings.MaxDiscountPercent,
+		"base_url":             shop.Settings.BaseURL,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "shop:            %s (%s)\nwidget key:      %s\ncurrency:        %s\nallowed origins: %s\nsettings:        %s\n",
+		shop.Slug, shop.Name, shop.WidgetKey, shop.Currency, origins, settings)
+	return nil
+}
