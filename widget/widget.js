@@ -447,7 +447,7 @@
   // Messages go out one at a time, in order: inFlight is the client_id of
   // the one sent and not yet acknowledged. One unacknowledged message at a
   // time keeps the order, keeps the socket under the server's frame limit,
-  // and tells which message an error without a client_id is about.
+  // and identifies the message that an error without a client_id is about.
   var inFlight = null;
   var resendTimer = null;  // waits out a rate_limited error
   var rateNotice = null;   // the log's notice of the latest rate_limited error

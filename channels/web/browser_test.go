@@ -3,12 +3,14 @@ package web
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/internal/browsertest"
 )
 
@@ -164,4 +166,132 @@ func TestBrowserWidgetFullScreenOnPhone(t *testing.T) {
 // jsString quotes s as a JavaScript string literal.
 func jsString(s string) string {
 	return fmt.Sprintf("%q", s)
+}
+
+// typeAndSend puts text in the widget's input and presses Enter.
+func typeAndSend(text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		browsertest.Exec(inputPath+`.value = `+jsString(text)),
+		chromedp.Focus(chromedp.JSPath(inputPath)),
+		chromedp.KeyEvent(kb.Enter),
+	)
+}
+
+// openWidget loads the shop's grid page and opens the chat.
+func openWidget(b *bundle) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(b.ts.URL+"/shop/"+b.shop.Slug),
+		poll(widgetMounted),
+		chromedp.Click(chromedp.JSPath(launcherPath)),
+		poll(widgetRoot+`.querySelector(".status").textContent === ""`),
+	)
+}
+
+func TestBrowserWidgetShowsTurnErrorInLog(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const message = "The assistant is unavailable right now. Please ask again in a minute."
+	b.agent.fail = salesagent.Errorf(salesagent.EUNAVAILABLE, message)
+	ctx := newBrowser(t)
+
+	err := chromedp.Do(ctx,
+		openWidget(b),
+		typeAndSend("Do you ship to Norway?"),
+		poll(widgetRoot+`.querySelector(".log .notice.error")`),
+	)
+	if err != nil {
+		t.Fatalf("the turn's error never showed: %v", err)
+	}
+	if got := eval[string](t, ctx, widgetRoot+`.querySelector(".log .notice.error").textContent`); got != message {
+		t.Errorf("error notice = %q, want %q", got, message)
+	}
+	live := eval[string](t, ctx, widgetRoot+`.querySelector(".notice.error").closest("[aria-live]").getAttribute("aria-live")`)
+	if live != "polite" {
+		t.Errorf("the error notice sits in a region with aria-live %q, want polite", live)
+	}
+	if busy := eval[string](t, ctx, widgetRoot+`.querySelector(".log").getAttribute("aria-busy")`); busy != "false" {
+		t.Errorf("log aria-busy after the failed turn = %q, want false", busy)
+	}
+}
+
+func TestBrowserWidgetSendsRateLimitedMessagesInOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(cfg *Config, _ *salesagent.Shop) {
+		cfg.RateLimit = RateLimit{Burst: 1, Every: 700 * time.Millisecond}
+	})
+	ctx := newBrowser(t)
+
+	lines := []string{"first", "second", "third"}
+	steps := []chromedp.Action[chromedp.Void]{openWidget(b)}
+	for _, line := range lines {
+		steps = append(steps, typeAndSend(line))
+	}
+	steps = append(steps, poll(widgetRoot+`.querySelectorAll(".msg.agent:not(.streaming)").length === 3`))
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("three answers never arrived: %v", err)
+	}
+
+	assertShopperMessages(t, b, lines)
+	if n := eval[int](t, ctx, widgetRoot+`.querySelectorAll(".msg.shopper.failed, .msg.shopper.pending").length`); n != 0 {
+		t.Errorf("%d shopper messages still marked failed or pending", n)
+	}
+	notices := eval[[]string](t, ctx, `Array.from(`+widgetRoot+`.querySelectorAll(".log .notice.error"), n => n.textContent)`)
+	if len(notices) == 0 || !strings.Contains(notices[0], "too quickly") {
+		t.Errorf("error notices %q, want the rate_limited message in the log", notices)
+	}
+}
+
+func TestBrowserWidgetMarksOversizedMessageNotSent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(cfg *Config, _ *salesagent.Shop) { cfg.MaxFrameBytes = 600 })
+	ctx := newBrowser(t)
+
+	// Put the text before client_id in every message frame, so that the
+	// server finds no client_id in an oversized frame and the widget has to
+	// work out which message the error is about. The socket is open by
+	// then, and send is looked up on the prototype at each call.
+	reorder := `(function () {
+		var send = WebSocket.prototype.send;
+		WebSocket.prototype.send = function (data) {
+			var f = JSON.parse(data);
+			if (f.type === "message") {
+				data = JSON.stringify({ type: f.type, text: f.text, client_id: f.client_id, page: f.page, cart: f.cart });
+			}
+			return send.call(this, data);
+		};
+	})();`
+	long := strings.Repeat("Does this come in other colours? ", 20)
+	err := chromedp.Do(ctx,
+		openWidget(b),
+		browsertest.Exec(reorder),
+		typeAndSend(long),
+		poll(widgetRoot+`.querySelector(".msg.shopper.failed .edit")`),
+	)
+	if err != nil {
+		t.Fatalf("the oversized message was never marked: %v", err)
+	}
+	state := eval[string](t, ctx, widgetRoot+`.querySelector(".msg.shopper.failed .state").textContent`)
+	if !strings.HasPrefix(state, "Not sent: ") || !strings.Contains(state, "600 bytes") {
+		t.Errorf("failed message note = %q, want Not sent with the server's message", state)
+	}
+
+	// Edit puts the text back in the input, and the next message goes out.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.JSPath(widgetRoot+`.querySelector(".msg.shopper.failed .edit")`)),
+		poll(`!`+widgetRoot+`.querySelector(".msg.shopper.failed")`),
+	)
+	if err != nil {
+		t.Fatalf("edit: %v", err)
+	}
+	if got := eval[string](t, ctx, inputPath+`.value`); got != strings.TrimSpace(long) {
+		t.Errorf("input after edit = %q, want the message's text", got)
+	}
+	err = chromedp.Do(ctx,
+		typeAndSend("Other colours?"),
+		poll(widgetRoot+`.querySelector(".msg.agent:not(.streaming)")`),
+	)
+	if err != nil {
+		t.Fatalf("the next message got no answer: %v", err)
+	}
+	assertShopperMessages(t, b, []string{"Other colours?"})
 }

@@ -54,7 +54,7 @@ const (
 	// maxRateLimitedResends is how often one message is resent before
 	// RunChat reports the rate_limited error.
 	maxRateLimitedResends = 5
-	// maxRetryWait caps the wait a rate_limited error asks for.
+	// maxRetryWait caps the wait that a rate_limited error requests.
 	maxRetryWait = time.Minute
 	// retryMargin is added to that wait, because retry_after_ms is
 	// rounded down to the millisecond.
@@ -73,7 +73,7 @@ const (
 // sends that one message, otherwise it runs a REPL that reads one message
 // per line from opts.In until EOF or /quit. Both wait for each message's
 // turn to end before sending the next, and resend a message rejected as
-// rate_limited after the wait the server asks for.
+// rate_limited after the wait that the error requests.
 func RunChat(ctx context.Context, opts ChatOptions) error {
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -109,7 +109,7 @@ func RunChat(ctx context.Context, opts ChatOptions) error {
 }
 
 // explainDialError turns the failures a user of `salesagent chat` can fix
-// into errors that name the fix: a server that does not answer and an
+// into errors that name the fix: a server that is not reachable and an
 // unknown shop.
 func explainDialError(server, shop string, err error) error {
 	server = strings.TrimRight(server, "/")
@@ -282,7 +282,7 @@ func repl(ctx context.Context, client *Client, p *chatPrinter, pace *rate.Limite
 	}
 }
 
-// turnState is where a sent message stands after a server frame.
+// turnState is the state of a sent message after a server frame.
 type turnState int
 
 const (
@@ -393,14 +393,14 @@ func (p *chatPrinter) prompt() {
 	}
 }
 
-// resending tells a text reader that a rate-limited message goes out
-// again after wait. JSON output leaves it out.
+// resending prints a note that a rate-limited message is sent again after
+// wait. JSON output leaves the note out.
 func (p *chatPrinter) resending(wait time.Duration) {
 	if p.json {
 		return
 	}
 	p.endLine()
-	fmt.Fprintf(p.out, "  [the server asks to slow down: resending in %s]\n", wait.Round(100*time.Millisecond))
+	fmt.Fprintf(p.out, "  [rate limited by the server: resending in %s]\n", wait.Round(100*time.Millisecond))
 }
 
 func (p *chatPrinter) raw(f ServerFrame) {

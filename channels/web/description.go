@@ -29,6 +29,10 @@ func descriptionBlocks(text string) []descriptionBlock {
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		item, isItem := strings.CutPrefix(line, "- ")
+		if line == "-" {
+			// An empty list item, as an empty <li> becomes.
+			item, isItem = "", true
+		}
 		switch {
 		case line == "":
 			flush()

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -102,13 +103,78 @@ func TestProductPage(t *testing.T) {
 	if status != http.StatusNotFound || !strings.Contains(body, "Product &#34;no-such-thing&#34; not found") {
 		t.Errorf("unknown product: status %d, body %s", status, body)
 	}
-	status, _, _ = b.get(t, "/shop/no-such-shop-here/products/trail-tee")
+	status, _, body = b.get(t, "/shop/no-such-shop-here/products/trail-tee")
 	if status != http.StatusNotFound {
 		t.Errorf("unknown shop: status %d, want 404", status)
 	}
+	assertContains(t, "unknown shop page", body, "Shop &#34;no-such-shop-here&#34; not found", "lists the shops", `<a href="/">`)
 	status, _, _ = b.get(t, "/shop/Bad%20Slug")
 	if status != http.StatusNotFound {
 		t.Errorf("invalid slug: status %d, want 404", status)
+	}
+}
+
+func TestPageTitlesNameShopOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cases := []struct {
+		path, title string
+	}{
+		{"/shop/" + b.shop.Slug, b.shop.Name},
+		{"/shop/" + b.shop.Slug + "?page=2", "Page 2 · " + b.shop.Name},
+		{"/shop/" + b.shop.Slug + "/products/trail-tee", "Trail Tee · " + b.shop.Name},
+		{"/shop/no-such-shop", "Not Found"},
+	}
+	for _, tc := range cases {
+		_, _, body := b.get(t, tc.path)
+		if want := "<title>" + tc.title + "</title>"; !strings.Contains(body, want) {
+			start := strings.Index(body, "<title>")
+			end := strings.Index(body, "</title>")
+			t.Errorf("%s: title %q, want %q", tc.path, body[max(start, 0):max(end, 0)], want)
+		}
+	}
+}
+
+func TestProductDescriptionParagraphsAndLists(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.db.UpsertProducts(context.Background(), b.shop.ID, []salesagent.Product{{
+		ExternalID: "jacket-1", Handle: "rain-jacket", Title: "Rain Jacket",
+		Description: "A shell for wet days.\nPacks small.\n\n- Fit: true to size\n- Care: wash <cold> & dry low\n\nMade in Portugal.",
+		Variants:    []salesagent.Variant{{ExternalID: "j1", SKU: "JKT-M", Price: 12000, Available: true}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _, body := b.get(t, "/shop/"+b.shop.Slug+"/products/rain-jacket")
+	if status != http.StatusOK {
+		t.Fatalf("status %d, body %s", status, body)
+	}
+	assertContains(t, "description", body,
+		"<p>A shell for wet days.<br>Packs small.</p>",
+		"<ul><li>Fit: true to size</li><li>Care: wash &lt;cold&gt; &amp; dry low</li></ul>",
+		"<p>Made in Portugal.</p>",
+	)
+	if strings.Contains(body, "- Fit") {
+		t.Error("description keeps the list marker \"- \" in the page")
+	}
+}
+
+func TestDescriptionBlocks(t *testing.T) {
+	t.Parallel()
+	got := descriptionBlocks("Intro\n- a\n-  b \nAfter list\n\n\n  \n- c\n-\nEnd line\nsecond")
+	want := []descriptionBlock{
+		{Lines: []string{"Intro"}},
+		{Items: []string{"a", "b"}},
+		{Lines: []string{"After list"}},
+		{Items: []string{"c"}},
+		{Lines: []string{"End line", "second"}},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("descriptionBlocks =\n%q\nwant\n%q", got, want)
+	}
+	if blocks := descriptionBlocks(" \n\n "); len(blocks) != 0 {
+		t.Errorf("blank description gave %q, want no blocks", blocks)
 	}
 }
 

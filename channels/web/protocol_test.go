@@ -114,6 +114,53 @@ func TestFramesRoundTrip(t *testing.T) {
 	}
 }
 
+func TestClientFrameTypeErrorsInPlainWords(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		frame, want string
+	}{
+		{`[1,2]`, `a frame must be a JSON object with a "type" field, not an array`},
+		{`"hello"`, `a frame must be a JSON object with a "type" field, not a string`},
+		{`42`, `a frame must be a JSON object with a "type" field`},
+		{`{"type":"hello","shop_key":"pk_x","page":"trail-tee"}`, `invalid frame: field "page" must be an object, not a string`},
+		{`{"type":"hello","shop_key":"pk_x","last_seq":"3"}`, `invalid frame: field "last_seq" must be a whole number, not a string`},
+		{`{"type":"hello","shop_key":"pk_x","last_seq":1.5}`, `invalid frame: field "last_seq" must be a whole number`},
+		{`{"type":"message","client_id":"c1","text":"hi","cart":{"sku":"A"}}`, `invalid frame: field "cart" must be an array, not an object`},
+		{`{"type":"message","client_id":"c1","text":"hi","cart":[{"sku":"A","qty":"2"}]}`, `invalid frame: field "cart.qty" must be a whole number, not a string`},
+		{`{"type":"message","client_id":"c1","text":true}`, `invalid frame: field "text" must be a string, not true or false`},
+		{`{"type":"message",`, `invalid frame: malformed JSON at byte 18; send one JSON object with a "type" field`},
+	}
+	for _, tc := range cases {
+		_, err := decodeClientFrame([]byte(tc.frame), 100)
+		if salesagent.ErrorCode(err) != salesagent.EINVALID {
+			t.Errorf("frame %s: code %q, want invalid", tc.frame, salesagent.ErrorCode(err))
+		}
+		if got := salesagent.ErrorMessage(err); got != tc.want {
+			t.Errorf("frame %s:\n got %q\nwant %q", tc.frame, got, tc.want)
+		}
+	}
+}
+
+func TestLeadingClientID(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, frame, want string
+	}{
+		{"first", `{"type":"message","client_id":"e012ad67-12dc","text":"` + strings.Repeat("a", 2000) + `"}`, "e012ad67-12dc"},
+		{"spaced", `{"type": "message", "client_id" : "id-2", "text": "x"}`, "id-2"},
+		{"after long text", `{"type":"message","text":"` + strings.Repeat("a", 600) + `","client_id":"late"}`, ""},
+		{"escaped quote in text", `{"type":"message","text":"say \"client_id\":\"fake\"","client_id":"real"}`, "real"},
+		{"escaped id", `{"type":"message","client_id":"a\"b"}`, ""},
+		{"too long", `{"client_id":"` + strings.Repeat("x", 65) + `"}`, ""},
+		{"none", `{"type":"message","text":"hi"}`, ""},
+	}
+	for _, tc := range cases {
+		if got := leadingClientID([]byte(tc.frame)); got != tc.want {
+			t.Errorf("%s: leadingClientID = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 // FuzzDecodeClientFrame checks that no input panics the decoder and that
 // accepted frames hold what the server relies on.
 func FuzzDecodeClientFrame(f *testing.F) {

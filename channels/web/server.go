@@ -223,7 +223,7 @@ func (s *Server) Close(ctx context.Context) error {
 	var err error
 	if !waitGroupCtx(ctx, &s.turnsWG) {
 		if n := s.runningTurns.Load(); n > 0 {
-			err = fmt.Errorf("close web channel: %d turns still running: %w", n, ctx.Err())
+			err = fmt.Errorf("close web channel: %d running turn(s) cancelled: %w", n, ctx.Err())
 			s.log.WarnContext(ctx, "cancelling running turns at shutdown", "turns", n)
 		}
 	}
@@ -231,7 +231,7 @@ func (s *Server) Close(ctx context.Context) error {
 	s.hub.wait()
 	if !waitGroupCtx(ctx, &s.socketWG) {
 		if n := s.openSockets(); n > 0 {
-			err = errors.Join(err, fmt.Errorf("close web channel: %d sockets still open: %w", n, ctx.Err()))
+			err = errors.Join(err, fmt.Errorf("close web channel: %d socket(s) still open: %w", n, ctx.Err()))
 		}
 	}
 	s.log.InfoContext(ctx, "web channel closed", "sockets_closed", len(open))

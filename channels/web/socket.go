@@ -158,7 +158,7 @@ func (sock *socket) readLoop() {
 			}
 			sock.srv.metrics.frameIn("too_large")
 			sock.sendError(salesagent.Errorf(salesagent.ETOOLARGE,
-				"frame is larger than %d bytes; shorten the message or send fewer cart lines", cfg.MaxFrameBytes), leadingClientID(data), 0)
+				"Your message is too large to send: with the page and cart it is over %d bytes. Shorten it and send it again.", cfg.MaxFrameBytes), leadingClientID(data), 0)
 			continue
 		}
 		if kind != websocket.TextMessage {

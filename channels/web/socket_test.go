@@ -1,11 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -386,6 +389,18 @@ func TestFrameTooLarge(t *testing.T) {
 	if f.Type != FrameError || f.Code != salesagent.ETOOLARGE || !strings.Contains(f.ErrorMessage, "4096") || f.Fatal {
 		t.Fatalf("oversized frame answered %s, want a too_large error naming the limit", f.Raw)
 	}
+	if f.ClientID != "big-1" {
+		t.Errorf("too_large error has client_id %q, want big-1 from the frame's start", f.ClientID)
+	}
+
+	// A client_id past the first 512 bytes is not looked for.
+	late := []byte(`{"type":"message","text":"` + strings.Repeat("a", 5000) + `","client_id":"big-2"}`)
+	if err := c.SendRaw(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	if f := next(t, c); f.Code != salesagent.ETOOLARGE || f.ClientID != "" {
+		t.Errorf("oversized frame with a late client_id answered %s, want too_large without client_id", f.Raw)
+	}
 
 	// The socket stays usable after a skipped frame.
 	if _, err := c.Send(ctx, "Short question"); err != nil {
@@ -515,7 +530,8 @@ func TestInvalidFrames(t *testing.T) {
 		frame, mention string
 	}{
 		{`{"type":"message",`, "malformed JSON"},
-		{`[1,2]`, "JSON"},
+		{`[1,2]`, `a frame must be a JSON object with a "type" field`},
+		{`{"type":"message","client_id":"a0","text":"x","page":"tee"}`, `field "page" must be an object`},
 		{`{"type":"subscribe"}`, `"subscribe"`},
 		{`{"text":"no type"}`, "type"},
 		{`{"type":"message","client_id":"a1","text":42}`, `"text"`},
@@ -530,6 +546,9 @@ func TestInvalidFrames(t *testing.T) {
 		f := next(t, c)
 		if f.Type != FrameError || f.Code != salesagent.EINVALID || !strings.Contains(f.ErrorMessage, tc.mention) || f.Fatal {
 			t.Errorf("frame %s answered %s, want a non-fatal invalid error mentioning %s", tc.frame, f.Raw, tc.mention)
+		}
+		if strings.Contains(f.ErrorMessage, "web.") || strings.Contains(f.ErrorMessage, "Go ") {
+			t.Errorf("frame %s answered %q, which names Go types", tc.frame, f.ErrorMessage)
 		}
 	}
 	if err := c.conn.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3}); err != nil {
@@ -766,4 +785,63 @@ func seqs(msgs []salesagent.Message) string {
 		parts[i] = strconv.Itoa(m.Seq)
 	}
 	return strings.Join(parts, ",")
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's writes from many
+// goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestCloseWarnsOnlyWhenTurnsAreCancelled(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	quiet := setup(t, func(cfg *Config, _ *salesagent.Shop) { cfg.Logger = logger })
+	quiet.dial(t, DialOptions{})
+
+	// With no turn running, even a context that has already ended cancels
+	// no turn. The open socket may still be closing, which Close may
+	// report, so only the turns are checked.
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := quiet.srv.Close(expired); err != nil && strings.Contains(err.Error(), "turn") {
+		t.Errorf("close with no running turn: %v", err)
+	}
+	if strings.Contains(logs.String(), "cancelling running turns") {
+		t.Errorf("close with no running turn warned:\n%s", logs.String())
+	}
+
+	var busyLogs syncBuffer
+	busy := setup(t, func(cfg *Config, _ *salesagent.Shop) {
+		cfg.Logger = slog.New(slog.NewTextHandler(&busyLogs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	busy.agent.hold = make(chan struct{})
+	c := busy.dial(t, DialOptions{})
+	if _, err := c.Send(testContext(t), "Hello?"); err != nil {
+		t.Fatal(err)
+	}
+	busy.waitTurn(t)
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	err := busy.srv.Close(short)
+	if err == nil || !strings.Contains(err.Error(), "1 running turn(s) cancelled") {
+		t.Errorf("close with a held turn: %v, want an error counting 1 running turn", err)
+	}
+	if !strings.Contains(busyLogs.String(), "cancelling running turns") || !strings.Contains(busyLogs.String(), "turns=1") {
+		t.Errorf("close with a held turn logged:\n%s\nwant a warning about 1 cancelled turn", busyLogs.String())
+	}
 }

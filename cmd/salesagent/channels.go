@@ -31,7 +31,11 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 		PublicURL: a.cfg.PublicURL,
 	})
 	webServer.Register(mux)
-	a.closers = append(a.closers, func(ctx context.Context) { webServer.Close(ctx) })
+	a.closers = append(a.closers, func(ctx context.Context) {
+		if err := webServer.Close(ctx); err != nil {
+			a.logger.Warn("close web channel", "error", err)
+		}
+	})
 
 	mux.Handle("GET /static/demo/", http.StripPrefix("/static/demo/", http.FileServerFS(demo.Images())))
 	mux.HandleFunc("GET /{$}", a.handleRoot)

@@ -23,9 +23,17 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.StringVar(&cart, "cart", "", "cart as SKU[:QTY],... (quantity defaults to 1)")
 	fs.StringVar(&opts.Visitor, "visitor", "", "visitor token of an earlier conversation to continue")
 	fs.StringVar(&opts.Message, "message", "", "send one message, print the reply and exit")
-	fs.BoolVar(&opts.JSON, "json", false, "with --message, print one JSON object per protocol event")
+	fs.BoolVar(&opts.JSON, "json", false, "print one JSON object per protocol event instead of text")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "message" {
+			opts.MessageSet = true
+		}
+	})
+	if opts.MessageSet && strings.TrimSpace(opts.Message) == "" {
+		return usageError{"empty --message: give the text to send, or leave out --message for an interactive session"}
 	}
 	items, err := parseCart(cart)
 	if err != nil {

@@ -487,3 +487,14 @@ func TestIngestEmptyFolderCreatesNoShop(t *testing.T) {
 		t.Errorf("ingest --shop 'Bad Slug': err = %v, want a usage error naming the slug", err)
 	}
 }
+
+func TestChatRejectsEmptyMessage(t *testing.T) {
+	_, _, err := runCommand(t, "chat", "--server", "http://127.0.0.1:1", "--message", "  ")
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--message") {
+		t.Fatalf("chat --message blank: err = %v, want a usage error naming --message", err)
+	}
+	_, _, err = runCommand(t, "chat", "--cart", "SKU:lots", "--message", "hi")
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `"lots"`) {
+		t.Errorf("chat --cart SKU:lots: err = %v, want a usage error naming the quantity", err)
+	}
+}

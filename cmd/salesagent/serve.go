@@ -125,7 +125,11 @@ func (a *App) serve(ctx context.Context, listener net.Listener) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	var shutdownErr error
+	// The closers run beside Shutdown, because Shutdown does not track
+	// hijacked WebSocket connections and waits only for plain requests.
+	closed := make(chan struct{})
 	go func() {
+		defer close(closed)
 		for i := len(a.closers) - 1; i >= 0; i-- {
 			a.closers[i](shutdownCtx)
 		}
@@ -133,6 +137,7 @@ func (a *App) serve(ctx context.Context, listener net.Listener) error {
 	if err := server.Shutdown(shutdownCtx); err != nil {
 		shutdownErr = fmt.Errorf("shutdown: %w", err)
 	}
+	<-closed
 	if err := <-errs; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		shutdownErr = errors.Join(shutdownErr, err)
 	}
