@@ -8,6 +8,7 @@ package salesagent
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,145 @@ type ShopSettings struct {
 	// BaseURL is the public address of the shop's storefront, used in
 	// restore links. Empty means the salesagent shop page.
 	BaseURL string `json:"base_url,omitempty"`
+	// LLM overrides the server's language model settings for this shop.
+	// Nil means the server's settings apply.
+	LLM *LLMSettings `json:"llm,omitempty"`
+	// WhatsApp connects the shop to a WhatsApp Business number on the
+	// Meta Cloud API. Nil means the shop has no WhatsApp channel.
+	WhatsApp *WhatsAppSettings `json:"whatsapp,omitempty"`
+}
+
+// LLMSettings are a shop's language model settings. Empty fields take the
+// server's values, except that the server's API key is never sent to a
+// base URL or provider the shop chose itself.
+//
+// NOTE: APIKey is stored in the shops table as plain text, like the rest
+// of the settings.
+type LLMSettings struct {
+	// Disabled makes the shop use the offline agent even when the server
+	// has a language model configured.
+	Disabled bool `json:"disabled,omitempty"`
+	// Provider is "openai" for any OpenAI-compatible server, or "azure".
+	Provider string `json:"provider,omitempty"`
+	// BaseURL is the API root, as in "http://127.0.0.1:11434/v1" for
+	// Ollama or "https://NAME.openai.azure.com" for Azure OpenAI.
+	BaseURL string `json:"base_url,omitempty"`
+	APIKey  string `json:"api_key,omitempty"`
+	// Model is the chat model, or the deployment name on Azure OpenAI.
+	Model          string `json:"model,omitempty"`
+	EmbeddingModel string `json:"embedding_model,omitempty"`
+	// APIVersion is the api-version query parameter of Azure OpenAI.
+	APIVersion string `json:"api_version,omitempty"`
+	// MaxToolRounds limits the model's tool-calling rounds in one turn.
+	MaxToolRounds int `json:"max_tool_rounds,omitempty"`
+	// PricePerMillionInput and PricePerMillionOutput are the model's
+	// prices in US dollars per million prompt and completion tokens, used
+	// to compute the cost of each turn.
+	PricePerMillionInput  float64 `json:"price_per_million_input,omitempty"`
+	PricePerMillionOutput float64 `json:"price_per_million_output,omitempty"`
+}
+
+// WhatsAppSettings connect a shop to one WhatsApp Business phone number on
+// the Meta Cloud API. String, GoString and LogValue hide the secrets, so a
+// printed or logged value shows only whether each one is set.
+//
+// NOTE: AccessToken and AppSecret are stored in the shops table as plain
+// text, like the rest of the settings.
+type WhatsAppSettings struct {
+	// PhoneNumberID is the Cloud API id of the business phone number, not
+	// the number itself, as the Meta App Dashboard shows it.
+	PhoneNumberID string `json:"phone_number_id"`
+	// AccessToken is a system user access token with the
+	// whatsapp_business_messaging permission, sent as a bearer token.
+	AccessToken string `json:"access_token,omitempty"`
+	// AppSecret is the Meta app's secret, the key of the HMAC in each
+	// webhook's X-Hub-Signature-256 header.
+	AppSecret string `json:"app_secret,omitempty"`
+	// VerifyToken is the token typed into the webhook settings of the Meta
+	// App Dashboard, which Meta sends back in the verification request.
+	VerifyToken string `json:"verify_token,omitempty"`
+	// Template is the approved message template sent in place of a reply
+	// once the 24-hour customer service window has closed. Nil means such
+	// replies are not sent, and the failure is recorded in the conversation.
+	Template *WhatsAppTemplate `json:"template,omitempty"`
+	// MessagesPerSecond caps the messages sent from the number by one
+	// server process. Zero means 80, the default throughput Meta documents
+	// for a Cloud API number.
+	MessagesPerSecond float64 `json:"messages_per_second,omitempty"`
+}
+
+// WhatsAppTemplate names an approved WhatsApp message template.
+type WhatsAppTemplate struct {
+	// Name is the template's name, as in "reply_waiting".
+	Name string `json:"name"`
+	// Language is the template's language code, as in "en_US".
+	Language string `json:"language"`
+	// BodyParameters fill the body's {{1}}, {{2}} and so on, in order. In
+	// each value, "{customer_name}" becomes the shopper's profile name and
+	// "{shop_name}" the shop's name.
+	BodyParameters []string `json:"body_parameters,omitempty"`
+}
+
+// Validate checks that the settings can receive and send messages, and
+// names the setting to fix.
+func (s *WhatsAppSettings) Validate() error {
+	switch {
+	case s.PhoneNumberID == "" || strings.Trim(s.PhoneNumberID, "0123456789") != "":
+		return Errorf(EINVALID, "invalid WhatsApp phone number id %q: copy the numeric Phone number ID from WhatsApp > API Setup in the Meta App Dashboard", s.PhoneNumberID)
+	case s.AccessToken == "":
+		return Errorf(EINVALID, "missing WhatsApp access token: create a system user token with the whatsapp_business_messaging permission")
+	case s.AppSecret == "":
+		return Errorf(EINVALID, "missing WhatsApp app secret: copy it from App settings > Basic in the Meta App Dashboard")
+	case s.VerifyToken == "":
+		return Errorf(EINVALID, "missing WhatsApp verify token: choose a random string and type the same one into the webhook settings of the Meta App Dashboard")
+	case s.MessagesPerSecond < 0:
+		return Errorf(EINVALID, "invalid WhatsApp messages per second %g: use a positive number, or 0 for the default of 80", s.MessagesPerSecond)
+	}
+	if t := s.Template; t != nil {
+		if t.Name == "" || strings.Trim(t.Name, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+			return Errorf(EINVALID, "invalid WhatsApp template name %q: use the approved template's name, made of lowercase letters, digits and underscores", t.Name)
+		}
+		if t.Language == "" {
+			return Errorf(EINVALID, "missing language of WhatsApp template %q: use the approved template's language code, such as en_US", t.Name)
+		}
+	}
+	return nil
+}
+
+// String describes the settings with every secret replaced by "set" or
+// "missing".
+func (s WhatsAppSettings) String() string {
+	template := "none"
+	if s.Template != nil {
+		template = s.Template.Name + "/" + s.Template.Language
+	}
+	return fmt.Sprintf("WhatsAppSettings{phone_number_id: %s, access_token: %s, app_secret: %s, verify_token: %s, template: %s, messages_per_second: %g}",
+		s.PhoneNumberID, secretState(s.AccessToken), secretState(s.AppSecret), secretState(s.VerifyToken), template, s.MessagesPerSecond)
+}
+
+// GoString is String, so that %#v hides the secrets too.
+func (s WhatsAppSettings) GoString() string { return s.String() }
+
+// LogValue logs the settings with every secret replaced by "set" or
+// "missing".
+func (s WhatsAppSettings) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("phone_number_id", s.PhoneNumberID),
+		slog.String("access_token", secretState(s.AccessToken)),
+		slog.String("app_secret", secretState(s.AppSecret)),
+		slog.String("verify_token", secretState(s.VerifyToken)),
+	}
+	if s.Template != nil {
+		attrs = append(attrs, slog.String("template", s.Template.Name), slog.String("template_language", s.Template.Language))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+func secretState(secret string) string {
+	if secret == "" {
+		return "missing"
+	}
+	return "set"
 }
 
 // Money is an amount in minor units (cents), so prices are quoted exactly
@@ -221,6 +361,21 @@ type Profile struct {
 	Purchases     int            `json:"purchases,omitempty"`
 	LastSeenAt    *time.Time     `json:"last_seen_at,omitempty"`
 	PreferredSize string         `json:"preferred_size,omitempty"`
+	// Consent is the shopper's latest choice about proactive messages,
+	// such as WhatsApp templates. Nil means they never made one.
+	Consent *Consent `json:"consent,omitempty"`
+}
+
+// Consent is a shopper's choice about messages the shop sends on its own
+// initiative. Replies to the shopper's own messages do not need it.
+type Consent struct {
+	// OptedOut is set when the shopper asked to stop proactive messages.
+	OptedOut bool `json:"opted_out"`
+	// Channel is where the shopper made the choice, such as "whatsapp".
+	Channel string `json:"channel"`
+	// Keyword is the message that recorded the choice, such as "STOP".
+	Keyword string    `json:"keyword,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // Order is a placed order with its fulfilments.

@@ -23,6 +23,14 @@ const (
 	StreamToolCall StreamEventType = "tool_call"
 	// StreamHandoff reports that the conversation goes to a person.
 	StreamHandoff StreamEventType = "handoff"
+	// StreamReplace carries the whole reply text in place of every
+	// StreamDelta text streamed before it in the turn. The LLM brain sends
+	// it when the grounding guard corrected a reply it had streamed, and
+	// the Service sends it when the offline agent answers a turn in which
+	// a failed brain had streamed text. Channels that buffer the reply,
+	// such as WhatsApp, replace their buffer. The stored reply always
+	// equals the last replacement followed by any later deltas.
+	StreamReplace StreamEventType = "replace"
 )
 
 // StreamEvent is one part of a turn's output.

@@ -319,7 +319,7 @@ func TestBestPassageBroadQuestionSkipsExceptions(t *testing.T) {
 	if !ok {
 		t.Fatal("no passage chosen")
 	}
-	want := `From "Returns": "You can return items within 30 days of delivery. Items must be unworn, with the original tags attached."`
+	want := `Our FAQ on returns and exchanges says: "You can return items within 30 days of delivery. Items must be unworn, with the original tags attached."`
 	if got := best.quote(); got != want {
 		t.Errorf("quote = %s, want %s", got, want)
 	}

@@ -15,7 +15,8 @@ import (
 // call tools through the toolbox, which emits a StreamToolCall per call.
 // The Service emits the reply's cards and any handoff after Respond
 // returns, then stores the reply. Respond must state only facts found in
-// turn.Hits, turn.Product or tool results.
+// turn.Hits, turn.ProductHits, the turn's products (Product, Named and
+// Earlier) or tool results.
 type Brain interface {
 	// Name labels the brain in metrics, logs and events, as in "offline".
 	Name() string
@@ -37,10 +38,23 @@ type Turn struct {
 	// Product is the product in view on the shopper's page, with its
 	// variants, or nil.
 	Product *salesagent.Product
+	// Named are the products Message names by title, as "the Kestrel
+	// sleeping bag" names the Kestrel 20 Down Sleeping Bag, with their
+	// variants, the most title words matched first.
+	Named []*salesagent.Product
+	// Earlier are the products that a follow-up such as "what about large
+	// in black?" may refer to: those the agent's last reply cited, narrowed
+	// to the ones the shopper named before it. It is set only when no
+	// product is in view and Message names none.
+	Earlier []*salesagent.Product
 	// Needs are the needs recognised in Message, the strongest first.
 	Needs []Need
 	// Hits are the shop's passages retrieved for Message, best first.
 	Hits []retrieval.Hit
+	// ProductHits are the shop's product passages retrieved for Message
+	// without filters, best first. They show which products and product
+	// types the message may name.
+	ProductHits []retrieval.Hit
 }
 
 // HasNeed reports whether need was recognised in the turn's message.
@@ -71,10 +85,14 @@ const (
 
 // Reply is a brain's response to one message.
 type Reply struct {
-	// Text is the whole reply, equal to the StreamDelta texts joined.
+	// Text is the whole reply: the StreamDelta texts joined, or the text
+	// of the last StreamReplace followed by the deltas after it.
 	Text      string
 	Cards     []salesagent.Card
 	Citations []salesagent.Citation
 	// Outcome is OutcomeAnswered, OutcomeClarified or OutcomeEscalated.
 	Outcome string
+	// Usage is the language model usage of the turn, or nil for a brain
+	// that used none.
+	Usage *Usage
 }

@@ -120,6 +120,7 @@ var lexicon = map[Need][]lexiconEntry{
 			"customer support", "customer care", "support team", "live chat", "live agent",
 			"human agent", "an agent", "speak to", "speak with", "talk to", "talk with",
 			"phone number", "call you", "get in touch", "manager", "supervisor", "customer assistance",
+			"call me", "call me back", "ring me", "phone me",
 			// Only a person can cancel or change a placed order.
 			"cancel * order", "cancel * purchase", "change * order", "modify * order", "edit * order",
 			"remove * from * order", "add * to * order",

@@ -47,6 +47,16 @@ type composer struct {
 	turn  *Turn
 	tools *Toolbox
 
+	// product is the product the message is about, as resolveSubject
+	// chooses it, or nil. named is set when the message named it or
+	// followed up on it, rather than it being only in view.
+	product *salesagent.Product
+	named   bool
+	// several are the products the message names when it names more than
+	// one, and ambiguous those a follow-up may mean when it fits several.
+	several   []*salesagent.Product
+	ambiguous []*salesagent.Product
+
 	parts     []string
 	cards     []salesagent.Card
 	citations []salesagent.Citation
@@ -109,6 +119,9 @@ func (c *composer) compose(ctx context.Context) error {
 		needs = []Need{NeedOrderStatus}
 	}
 
+	c.resolveSubject()
+	needs = c.adjustNeeds(needs)
+
 	social := 0
 	for _, n := range needs {
 		if n == NeedGreeting || n == NeedThanks {
@@ -131,9 +144,20 @@ func (c *composer) compose(ctx context.Context) error {
 	}
 
 	// A request for a person goes first, so the rest of the reply does not
-	// ask questions the person will take over.
-	if turn.HasNeed(NeedHuman) {
+	// ask questions the person will take over. A question for the shop's
+	// phone number or email gets them from the contact passage instead.
+	switch {
+	case asksContactDetails(turn.Message.Body) && (turn.HasNeed(NeedHuman) || social == len(needs)) && c.contactDetails():
+		needs = withoutNeed(needs, NeedHuman)
+	case turn.HasNeed(NeedHuman):
 		needs = append([]Need{NeedHuman}, needs...)
+	}
+	handled, err := c.catalogQuestion(ctx)
+	if err != nil {
+		return err
+	}
+	if handled {
+		needs = withoutNeed(withoutNeed(needs, NeedProductSearch), NeedPrice)
 	}
 	for _, need := range needs {
 		var err error
@@ -319,9 +343,6 @@ func (c *composer) saveCart(ctx context.Context) error {
 	return nil
 }
 
-// Body measurements in a sizing question, such as 5'10, 180lb or 178 cm.
-var measurementPattern = regexp.MustCompile(`(?i)\b[4-7]\s?'\s?\d{1,2}\b|\b[4-7]\s?(ft|feet|foot)\b|\b\d{2,3}\s?(lb|lbs|pounds|kg|kilos|cm)\b`)
-
 func (c *composer) sizing(ctx context.Context) error {
 	args, ok := c.sizeGuideTarget()
 	if !ok {
@@ -331,7 +352,7 @@ func (c *composer) sizing(ctx context.Context) error {
 	result, err := c.tools.CallWith(ctx, "send_size_guide", args)
 	if rejected(err) {
 		c.say("I don't have a size guide for that product.")
-		if p := c.turn.Product; p != nil {
+		if p := c.product; p != nil {
 			if notes := fitNotes(p.Description); len(notes) > 0 {
 				c.say(fmt.Sprintf("About the fit, the %s description says: %q", p.Title, strings.Join(notes, " ")))
 				c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
@@ -352,13 +373,16 @@ func (c *composer) sizing(ctx context.Context) error {
 		subject = data.ProductType
 	}
 	c.say(fmt.Sprintf("Here's the size guide for the %s.", subject))
-	if len(data.FitNotes) > 0 {
+	var product *salesagent.Product
+	if c.product != nil && c.product.Title == data.ProductTitle {
+		product = c.product
+	}
+	advice, usedFit := recommendSize(c.turn.Message.Body, data, product)
+	if len(data.FitNotes) > 0 && !usedFit {
 		c.say(fmt.Sprintf("About the fit, the product description says: %q", strings.Join(data.FitNotes, " ")))
 	}
-	if measurementPattern.MatchString(c.turn.Message.Body) {
-		// TODO: match the shopper's height and weight to the table's rows
-		// when a guide has such columns, instead of leaving it to them.
-		c.say("Compare your measurements with the chart to find your size.")
+	for _, sentence := range advice {
+		c.say(sentence)
 	}
 	if data.ProductTitle != "" {
 		switch {
@@ -386,8 +410,11 @@ func (c *composer) sizing(ctx context.Context) error {
 // view, a product the shopper named, or a product type a retrieved size
 // guide covers.
 func (c *composer) sizeGuideTarget() (sizeGuideArgs, bool) {
-	if c.turn.Product != nil {
-		return sizeGuideArgs{}, true
+	if p := c.product; p != nil {
+		if p == c.turn.Product {
+			return sizeGuideArgs{}, true
+		}
+		return sizeGuideArgs{Product: p.Handle}, true
 	}
 	question := setOf(contentStems(c.turn.Message.Body))
 	for _, hit := range c.turn.Hits {
@@ -409,6 +436,7 @@ var topicNames = map[Need]string{
 	NeedReturns:  "returns and exchanges",
 	NeedPayment:  "payment",
 	NeedPrice:    "discounts",
+	needContact:  "contacting us",
 }
 
 // policy quotes the passage that best answers a shipping, returns, payment
@@ -417,6 +445,9 @@ var topicNames = map[Need]string{
 // A message with two topics, as "when will my refund arrive" has, gets
 // each passage once, and no apology for a topic when another was answered.
 func (c *composer) policy(need Need) {
+	if need == NeedShipping && c.answerUnservedPlace() {
+		return
+	}
 	best, ok := bestPassage(c.turn.Hits, c.turn.Message.Body, need, policyKinds...)
 	if !ok {
 		if !c.grounded {
@@ -458,8 +489,8 @@ func (c *composer) quote(p passage) {
 // view: the shop's guides answer those first.
 func (c *composer) general(ctx context.Context) error {
 	message := c.turn.Message.Body
-	p := c.turn.Product
-	other := p != nil && namesOtherThing(p, message, c.turn.Hits)
+	p := c.product
+	other := p != nil && !c.named && namesOtherThing(p, message, c.turn.Hits)
 	passagesFirst := other || (howToPattern.MatchString(message) && !pointsAtProduct(p, message))
 	if p != nil && !passagesFirst && c.describe(p, message) {
 		return nil
@@ -469,6 +500,9 @@ func (c *composer) general(ctx context.Context) error {
 		return nil
 	}
 	if p != nil && passagesFirst && !other && c.describe(p, message) {
+		return nil
+	}
+	if p != nil && c.named && c.introduce(p) {
 		return nil
 	}
 	question := setOf(contentStems(message))

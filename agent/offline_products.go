@@ -31,6 +31,17 @@ func (c *composer) price(ctx context.Context) error {
 			}
 		}
 	}
+
+	if p == nil && len(c.several) > 0 && !c.hasTopicNeed() {
+		for _, named := range c.several {
+			c.priceOf(named, discount)
+		}
+		return nil
+	}
+	if p == nil && len(c.ambiguous) > 0 && !c.hasTopicNeed() {
+		c.askWhichProduct(c.ambiguous)
+		return nil
+	}
 	// With shipping, returns or payment among the needs, "how much" asks
 	// what that costs, which the topic's passage answers.
 	if c.hasTopicNeed() || p == nil {
@@ -43,7 +54,15 @@ func (c *composer) price(ctx context.Context) error {
 		}
 		return c.searchProducts(ctx, message, false)
 	}
+	c.priceOf(p, discount)
+	return nil
+}
 
+// priceOf states the price of p, or of its variants the message names,
+// with the sale price when the stored compare-at price is higher. A
+// discount question also gets the shop's passage on discounts.
+func (c *composer) priceOf(p *salesagent.Product, discount bool) {
+	message := c.turn.Message.Body
 	variants := p.Variants
 	label := ""
 	if requested := requestedOptions(p, message); len(requested) > 0 {
@@ -55,7 +74,7 @@ func (c *composer) price(ctx context.Context) error {
 		if discount {
 			c.policy(NeedPrice)
 		}
-		return nil
+		return
 	}
 	currency := c.turn.Shop.Currency
 	price := priceRange(variants, currency)
@@ -73,7 +92,7 @@ func (c *composer) price(ctx context.Context) error {
 	case discount:
 		// The product's stored prices show no reduction to tell of.
 		c.policy(NeedPrice)
-		return nil
+		return
 	case was != nil:
 		c.say(fmt.Sprintf("The %s%s costs %s, down from %s.", p.Title, label, price, was.Format(currency)))
 	default:
@@ -81,7 +100,6 @@ func (c *composer) price(ctx context.Context) error {
 	}
 	c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
 	c.grounded = true
-	return nil
 }
 
 // topicNeeds are the needs answered from the shop's passages.
@@ -171,6 +189,28 @@ func productTerms(message string, hits []retrieval.Hit) string {
 // maxPricePattern finds a price limit such as "under $100" or "below 1,299.99".
 var maxPricePattern = regexp.MustCompile(`(?i)\b(?:under|below|less than|max(?:imum)?|up to|no more than|cheaper than)\s*[$€£]?\s*(\d[\d,]*(?:\.\d{1,2})?)`)
 
+// maxPrice returns the price limit the message names, as in "under $100",
+// or nil.
+func (c *composer) maxPrice() *float64 {
+	m := maxPricePattern.FindStringSubmatch(c.turn.Message.Body)
+	if m == nil {
+		return nil
+	}
+	amount, err := salesagent.ParseMoney(m[1])
+	if err != nil || amount <= 0 {
+		return nil
+	}
+	limit := float64(amount) / 100
+	return &limit
+}
+
+// productTypeNamed returns the shop's product type that the message names,
+// as "Boots" for "hiking boots", or "". Search results are limited to it,
+// so "waterproof jacket" lists no fleece or daypack.
+func (c *composer) productTypeNamed() string {
+	return productTypeNamed(c.turn.Message.Body, hitProductTypes(append(append([]retrieval.Hit(nil), c.turn.ProductHits...), c.turn.Hits...)))
+}
+
 // searchProducts calls search_products with query, and with the price
 // limit the message names, as in "under $100", and lists the products
 // found in the reply. When it finds none, compose reports that later,
@@ -192,13 +232,9 @@ func (c *composer) findProducts(ctx context.Context, query string, inStock bool)
 	}
 	c.searched = true
 
-	message := c.turn.Message.Body
-	args := searchProductsArgs{Query: shorten(strings.TrimSpace(query), maxQueryLength), InStock: inStock}
-	if m := maxPricePattern.FindStringSubmatch(message); m != nil {
-		if amount, err := salesagent.ParseMoney(m[1]); err == nil && amount > 0 {
-			limit := float64(amount) / 100
-			args.MaxPrice = &limit
-		}
+	args := searchProductsArgs{
+		Query: shorten(strings.TrimSpace(query), maxQueryLength), InStock: inStock,
+		MaxPrice: c.maxPrice(), ProductType: c.productTypeNamed(),
 	}
 	result, err := c.tools.CallWith(ctx, "search_products", args)
 	if rejected(err) {
@@ -214,14 +250,24 @@ func (c *composer) findProducts(ctx context.Context, query string, inStock bool)
 		return false, nil
 	}
 	c.use(result)
-	items := make([]string, len(data.Products))
-	for i, p := range data.Products {
+	c.say(fmt.Sprintf("Here's what I found: %s.", listProducts(data.Products)))
+	return true, nil
+}
+
+// listProducts writes found products as "Trail Tech Tee ($29.00, down
+// from $38.00, in stock)", naming the option values asked for.
+func listProducts(products []ProductSummary) string {
+	items := make([]string, len(products))
+	for i, p := range products {
 		price := p.Price
 		if p.WasPrice != "" {
 			price += ", down from " + p.WasPrice
 		}
-		items[i] = fmt.Sprintf("%s (%s, %s)", p.Title, price, stockWord(p.InStock))
+		title := p.Title
+		if p.Options != "" {
+			title += " in " + p.Options
+		}
+		items[i] = fmt.Sprintf("%s (%s, %s)", title, price, stockWord(p.InStock))
 	}
-	c.say(fmt.Sprintf("Here's what I found: %s.", joinList(items)))
-	return true, nil
+	return joinList(items)
 }

@@ -11,7 +11,7 @@ import (
 // namesOption reports whether the message names a size, colour or other
 // option value of the product in view, or a colour.
 func (c *composer) namesOption() bool {
-	p := c.turn.Product
+	p := c.product
 	if p == nil {
 		return false
 	}
@@ -19,17 +19,18 @@ func (c *composer) namesOption() bool {
 	return len(requested) > 0 || len(missing) > 0
 }
 
-// productAsked returns the product in view, unless the message names
-// another product or product type, as "how much is the backpack" does
-// beside a jacket. A product search need also turns from the product in
-// view when search is set and the message does not point at it.
+// productAsked returns the message's product, as resolveSubject chose it.
+// The product in view is skipped when the message names another product
+// or product type, as "how much is the backpack" does beside a jacket. A
+// product search need also turns from the product in view when search is
+// set and the message does not point at it.
 func (c *composer) productAsked(search bool) *salesagent.Product {
-	p := c.turn.Product
+	p := c.product
 	if p == nil {
 		return nil
 	}
 	message := c.turn.Message.Body
-	if pointsAtProduct(p, message) {
+	if c.named || pointsAtProduct(p, message) {
 		return p
 	}
 	if namesOtherThing(p, message, c.turn.Hits) || (search && c.turn.HasNeed(NeedProductSearch)) {
@@ -38,15 +39,35 @@ func (c *composer) productAsked(search bool) *salesagent.Product {
 	return p
 }
 
+// stock answers a stock question for the message's product, or for each
+// of the products it names, from their stored variants. Without a product
+// it searches the catalog for products in stock.
 func (c *composer) stock(ctx context.Context) error {
-	p := c.productAsked(false)
-	message := c.turn.Message.Body
-	if p == nil {
-		return c.searchProducts(ctx, message, true)
+	if len(c.ambiguous) > 0 {
+		c.askWhichProduct(c.ambiguous)
+		return nil
 	}
+	if c.product == nil && len(c.several) > 0 {
+		for _, p := range c.several {
+			c.stockOf(p)
+		}
+		return nil
+	}
+	p := c.productAsked(false)
+	if p == nil {
+		return c.searchProducts(ctx, c.turn.Message.Body, true)
+	}
+	c.stockOf(p)
+	return nil
+}
+
+// stockOf answers for the variants of p that the message names, or for
+// all of p when it names none.
+func (c *composer) stockOf(p *salesagent.Product) {
+	message := c.turn.Message.Body
 	requested, missing := resolveColours(p, message, requestedOptions(p, message))
 	if len(requested) == 0 && len(missing) == 0 && c.saidStock {
-		return nil
+		return
 	}
 	c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
 	c.grounded = true
@@ -58,7 +79,7 @@ func (c *composer) stock(ctx context.Context) error {
 	}
 	if len(requested) == 0 {
 		c.say(stockSummary(p, currency))
-		return nil
+		return
 	}
 
 	label := requestedLabel(requested)
@@ -68,7 +89,7 @@ func (c *composer) stock(ctx context.Context) error {
 		if clause := inStockClause(p); clause != "" {
 			c.say("It is in stock" + clause + ".")
 		}
-		return nil
+		return
 	}
 	inStock := inStockVariants(matching)
 	if len(inStock) == 0 {
@@ -82,7 +103,7 @@ func (c *composer) stock(ctx context.Context) error {
 		for _, sentence := range alternatives {
 			c.say(sentence)
 		}
-		return nil
+		return
 	}
 	split, ok := splitByOtherOption(p, requested, matching)
 	if len(missing) > 0 && ok {
@@ -92,7 +113,7 @@ func (c *composer) stock(ctx context.Context) error {
 		if len(split.soldOut) > 0 {
 			c.say(fmt.Sprintf("It is sold out in %s in %s.", label, split.name(split.soldOut)))
 		}
-		return nil
+		return
 	}
 	lead := "Yes, the"
 	if len(missing) > 0 {
@@ -102,7 +123,6 @@ func (c *composer) stock(ctx context.Context) error {
 	if ok {
 		c.say(split.sentence())
 	}
-	return nil
 }
 
 // notOffered writes that p does not come in the colours the shopper

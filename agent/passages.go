@@ -147,6 +147,13 @@ func newQuery(question string, topic Need) query {
 			}
 		}
 	}
+	// A country counts by the names passages use for it, as "European
+	// Union" for Germany.
+	for _, p := range placesIn(question) {
+		for _, k := range p.keywords {
+			q.specific[stem(k)] = true
+		}
+	}
 	// Words of other topics in a unit mean it answers another question,
 	// as "Final Sale items cannot be returned" does beside "any sales?".
 	if q.topic != nil {
@@ -176,26 +183,50 @@ type passage struct {
 	hit   retrieval.Hit
 	units []unit
 	score float64
+	// topic is the need the passage answers, or "".
+	topic Need
 }
 
-// quote formats the passage as a quotation of its source.
+// quote formats the passage as a quotation that names its source, as in
+// `Our FAQ on shipping says: "..."`. The units are quoted word for word. A
+// table row gets a full stop, and a unit that ends in a colon before no
+// table row ends in a full stop instead.
 func (p passage) quote() string {
-	title := p.hit.Source.DocumentTitle
-	if title == "" {
-		title = p.hit.Heading
-	}
 	texts := make([]string, len(p.units))
 	for i, u := range p.units {
 		texts[i] = u.text
-		if u.table > 0 && !strings.HasSuffix(u.text, ".") {
+		nextIsRow := i+1 < len(p.units) && p.units[i+1].table > 0
+		switch {
+		case u.table > 0 && !strings.HasSuffix(u.text, "."):
 			texts[i] += "."
+		case strings.HasSuffix(u.text, ":") && !nextIsRow:
+			texts[i] = strings.TrimSuffix(u.text, ":") + "."
 		}
 	}
-	text := strings.Join(texts, " ")
+	return p.source() + ` says: "` + strings.Join(texts, " ") + `"`
+}
+
+// source names where the passage comes from as a shopper would, as "Our
+// FAQ on shipping", "Our Shipping Policy" or "Our Customer Service page".
+func (p passage) source() string {
+	title := cleanMarkdown(p.hit.Source.DocumentTitle)
 	if title == "" {
-		return `Our shop's information says: "` + text + `"`
+		title = cleanMarkdown(p.hit.Heading)
 	}
-	return `From "` + cleanMarkdown(title) + `": "` + text + `"`
+	lower := strings.ToLower(title)
+	switch {
+	case p.hit.Kind == salesagent.KindFAQ && topicNames[p.topic] != "":
+		return "Our FAQ on " + topicNames[p.topic]
+	case p.hit.Kind == salesagent.KindFAQ:
+		return "Our FAQ"
+	case title == "":
+		return "Our shop's information"
+	case p.hit.Kind == salesagent.KindPolicy && !strings.Contains(lower, "polic"):
+		return "Our " + title + " policy"
+	case p.hit.Kind == salesagent.KindPage && !strings.Contains(lower, "page"):
+		return "Our " + title + " page"
+	}
+	return "Our " + title
 }
 
 // scoredUnit is a unit with its score for one question.
@@ -255,7 +286,15 @@ func bestPassage(hits []retrieval.Hit, question string, topic Need, kinds ...str
 			if q.topic != nil && topicOverlap == 0 && !headingTopic {
 				continue
 			}
-			if questionOverlap+extraOverlap+headingOverlap < minOverlap {
+			// A place's other names, as "kingdom" for "UK", count as words
+			// of the question.
+			aliasOverlap := 0
+			for s := range q.specific {
+				if !q.content[s] && u.stems[s] {
+					aliasOverlap++
+				}
+			}
+			if questionOverlap+extraOverlap+headingOverlap+aliasOverlap < minOverlap {
 				continue
 			}
 			specific := overlap(q.specific, u.stems)
@@ -323,7 +362,7 @@ func bestPassage(hits []retrieval.Hit, question string, topic Need, kinds ...str
 			score += 2
 		}
 		if score > best.score {
-			best = passage{hit: hit, score: score}
+			best = passage{hit: hit, score: score, topic: topic}
 			for _, c := range chosen {
 				best.units = append(best.units, c.unit)
 			}

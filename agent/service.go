@@ -16,6 +16,9 @@ import (
 const (
 	defaultHistoryLength = 12
 	defaultHitLimit      = 8
+	// productHitLimit is how many product passages a turn retrieves to
+	// recognise the products and product types a message names.
+	productHitLimit = 12
 )
 
 // Service runs the agent's turns for every shop.
@@ -94,6 +97,11 @@ func (s *Service) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv
 		env: ToolEnv{DB: s.db, Search: s.search, Turn: turn},
 	}
 	reply, err := brain.Respond(ctx, turn, toolbox, emitter)
+	if err != nil && brain != s.offline {
+		if reply, err = s.fallBack(ctx, logger, turn, toolbox, emitter, brain, err); err == nil {
+			brain = s.offline
+		}
+	}
 	if err != nil {
 		// Tools may have acted already, as in a saved cart, so their events
 		// are kept.
@@ -123,6 +131,9 @@ func (s *Service) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv
 		// The reply is stored and sent; losing its outcome events must not
 		// fail the turn.
 		logger.ErrorContext(ctx, "record turn events", "error", err)
+	}
+	if err := s.recordUsage(ctx, turn, stored, reply.Usage); err != nil {
+		logger.ErrorContext(ctx, "record turn usage", "error", err)
 	}
 
 	elapsed := time.Since(start)
@@ -176,14 +187,49 @@ func (s *Service) prepareTurn(ctx context.Context, logger *slog.Logger, shop *sa
 	turn.Product = product
 
 	if s.search != nil && len(contentStems(msg.Body)) > 0 {
-		hits, err := s.search.Search(ctx, shop, retrieval.Query{Text: msg.Body, Limit: defaultHitLimit})
+		hits, err := s.search.Search(ctx, shop, retrieval.Query{Text: retrievalText(msg.Body, turn.Needs), Limit: defaultHitLimit})
 		if err != nil {
 			// Tools and the product in view still work without passages.
 			logger.WarnContext(ctx, "retrieval failed, so the reply uses no passages", "error", err)
 		}
 		turn.Hits = hits
+
+		productHits, err := s.search.Search(ctx, shop, retrieval.Query{Text: msg.Body, Kinds: []string{salesagent.KindProduct}, Limit: productHitLimit})
+		if err != nil {
+			logger.WarnContext(ctx, "product retrieval failed, so no product named in the message is recognised", "error", err)
+		}
+		turn.ProductHits = productHits
+	}
+
+	if err := s.loadMentionedProducts(ctx, turn); err != nil {
+		return nil, err
 	}
 	return turn, nil
+}
+
+// loadMentionedProducts sets the turn's Named products, and its Earlier
+// products when no product is in view and the message names none.
+func (s *Service) loadMentionedProducts(ctx context.Context, turn *Turn) error {
+	candidates := candidatesFromHits(append(append([]retrieval.Hit(nil), turn.ProductHits...), turn.Hits...))
+	if ids := namedProducts(turn.Message.Body, candidates); len(ids) > 0 {
+		named, err := s.db.ProductsByIDs(ctx, turn.Shop.ID, ids)
+		if err != nil {
+			return fmt.Errorf("load products named in the message: %w", err)
+		}
+		turn.Named = named
+		return nil
+	}
+	if turn.Product != nil {
+		return nil
+	}
+	if ids := earlierProductIDs(turn.History); len(ids) > 0 {
+		earlier, err := s.db.ProductsByIDs(ctx, turn.Shop.ID, ids)
+		if err != nil {
+			return fmt.Errorf("load products of the last reply: %w", err)
+		}
+		turn.Earlier = earlier
+	}
+	return nil
 }
 
 // productInView loads the product the page shows, by handle and then by
@@ -302,9 +348,15 @@ type guardedEmitter struct {
 	out    Emitter
 	logger *slog.Logger
 	failed bool
+	// streamed is set once reply text went out, so a later change of the
+	// reply has to replace it.
+	streamed bool
 }
 
 func (g *guardedEmitter) Emit(ctx context.Context, event StreamEvent) error {
+	if event.Type == StreamDelta || event.Type == StreamReplace {
+		g.streamed = true
+	}
 	if g.failed || g.out == nil {
 		return nil
 	}

@@ -112,6 +112,12 @@ func setup(t *testing.T) *bundle {
 // setupWith builds a bundle whose shop has the test catalog and docs.
 func setupWith(t *testing.T, docs []salesagent.Document) *bundle {
 	t.Helper()
+	return setupCatalog(t, testCatalog(), docs)
+}
+
+// setupCatalog builds a bundle whose shop has the given products and docs.
+func setupCatalog(t *testing.T, products []salesagent.Product, docs []salesagent.Document) *bundle {
+	t.Helper()
 	db := pgtest.DB(t)
 	ctx := context.Background()
 
@@ -124,7 +130,7 @@ func setupWith(t *testing.T, docs []salesagent.Document) *bundle {
 		t.Fatal(err)
 	}
 
-	if _, err := db.UpsertProducts(ctx, shop.ID, testCatalog()); err != nil {
+	if _, err := db.UpsertProducts(ctx, shop.ID, products); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.UpsertDocuments(ctx, shop.ID, docs); err != nil {

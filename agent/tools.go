@@ -91,7 +91,7 @@ func NewRegistry(tools ...*Tool) *Registry {
 
 // DefaultRegistry returns the registry of every built-in tool.
 func DefaultRegistry() *Registry {
-	return NewRegistry(searchProductsTool, sendSizeGuideTool, saveCartTool, orderStatusTool, escalateTool)
+	return NewRegistry(searchProductsTool, sendSizeGuideTool, saveCartTool, orderStatusTool, escalateTool, applyDiscountTool)
 }
 
 // Tools returns the tools sorted by name, as a model's function list.

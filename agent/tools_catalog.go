@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 
 	"github.com/salesagent/salesagent"
@@ -28,6 +29,7 @@ var searchProductsTool = &Tool{
     "product_type": {"type": "string", "description": "Limit results to one product type, such as Jackets."},
     "max_price": {"type": "number", "description": "Highest price in the shop's currency.", "exclusiveMinimum": 0},
     "in_stock": {"type": "boolean", "description": "Only products with a variant in stock."},
+    "on_sale": {"type": "boolean", "description": "Only products with a variant whose compare-at price is above its price, biggest reduction first."},
     "limit": {"type": "integer", "description": "Number of products to show; defaults to 4.", "minimum": 1, "maximum": 10}
   },
   "required": ["query"],
@@ -41,6 +43,7 @@ type searchProductsArgs struct {
 	ProductType string   `json:"product_type"`
 	MaxPrice    *float64 `json:"max_price"`
 	InStock     bool     `json:"in_stock"`
+	OnSale      bool     `json:"on_sale"`
 	Limit       int      `json:"limit"`
 }
 
@@ -55,6 +58,11 @@ type ProductSummary struct {
 	// it is above each one's price, as for a product on sale.
 	WasPrice string `json:"was_price,omitempty"`
 	InStock  bool   `json:"in_stock"`
+	// Options names the option values the query asked for, as "size M,
+	// White". Price and InStock are then those of the matching variants.
+	Options     string `json:"options,omitempty"`
+	ProductType string `json:"product_type,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // SearchProductsData is the Data of a search_products result.
@@ -85,24 +93,21 @@ func runSearchProducts(ctx context.Context, env *ToolEnv, raw json.RawMessage) (
 		return nil, fmt.Errorf("search products: no retriever configured")
 	}
 
-	query := retrieval.Query{
-		Text: args.Query, Kinds: []string{salesagent.KindProduct}, ProductType: args.ProductType,
-		InStockOnly: args.InStock, Limit: args.Limit * 3,
-	}
-	var maxPrice *salesagent.Money
+	filter := variantFilter{inStock: args.InStock, onSale: args.OnSale}
 	if args.MaxPrice != nil {
 		m := salesagent.MoneyFromFloat(*args.MaxPrice)
-		maxPrice, query.MaxPrice = &m, &m
+		filter.maxPrice = &m
 	}
-	hits, err := env.Search.Search(ctx, env.Turn.Shop, query)
-	if err != nil {
-		return nil, fmt.Errorf("search products: %w", err)
+	var products []*salesagent.Product
+	var err error
+	if args.OnSale {
+		products, err = saleProducts(ctx, env, args.ProductType, filter)
+	} else {
+		products, err = retrieveProducts(ctx, env, args, filter)
 	}
-	products, err := env.DB.ProductsByIDs(ctx, env.Turn.Shop.ID, productIDs(hits))
 	if err != nil {
 		return nil, err
 	}
-
 	products = keepMatching(products, args.Query)
 
 	currency := env.Turn.Shop.Currency
@@ -113,18 +118,33 @@ func runSearchProducts(ctx context.Context, env *ToolEnv, raw json.RawMessage) (
 	for _, p := range products {
 		// The retriever filters too, but prices and stock are checked here
 		// against the variants just loaded, so a tile never shows a stale fact.
-		variants := matchingVariants(p.Variants, maxPrice, args.InStock)
+		variants := filter.keep(p.Variants)
+		// A query naming an option value, as "the tee in medium white",
+		// gets the price and stock of those variants only, so a tile never
+		// shows "in stock" for a variant that is sold out.
+		label := ""
+		requested, _ := resolveColours(p, args.Query, requestedOptions(p, args.Query))
+		if len(requested) > 0 {
+			if matching := variantsWith(variants, requested); len(matching) > 0 {
+				variants, label = matching, requestedLabel(requested)
+			}
+		}
 		if len(variants) == 0 {
 			continue
 		}
 		summary := ProductSummary{
 			ProductID: p.ID, Handle: p.Handle, Title: p.Title,
 			Price: priceRange(variants, currency), InStock: anyInStock(variants),
+			Options: label, ProductType: p.ProductType, Description: p.Description,
 		}
-		line := fmt.Sprintf("%s: %s, %s", p.Title, summary.Price, stockWord(summary.InStock))
+		title := p.Title
+		if label != "" {
+			title += " in " + label
+		}
+		line := fmt.Sprintf("%s: %s, %s", title, summary.Price, stockWord(summary.InStock))
 		if was := commonCompareAt(variants); was != nil {
 			summary.WasPrice = was.Format(currency)
-			line = fmt.Sprintf("%s: %s (was %s), %s", p.Title, summary.Price, summary.WasPrice, stockWord(summary.InStock))
+			line = fmt.Sprintf("%s: %s (was %s), %s", title, summary.Price, summary.WasPrice, stockWord(summary.InStock))
 		}
 		data.Products = append(data.Products, summary)
 		card.Products = append(card.Products, salesagent.ProductTile{
@@ -148,10 +168,74 @@ func runSearchProducts(ctx context.Context, env *ToolEnv, raw json.RawMessage) (
 	}, nil
 }
 
+// retrieveProducts returns the products whose passages best match the
+// query, with the retriever applying the filters it supports.
+func retrieveProducts(ctx context.Context, env *ToolEnv, args searchProductsArgs, filter variantFilter) ([]*salesagent.Product, error) {
+	query := retrieval.Query{
+		Text: args.Query, Kinds: []string{salesagent.KindProduct}, ProductType: args.ProductType,
+		InStockOnly: args.InStock, MaxPrice: filter.maxPrice, Limit: args.Limit * 3,
+	}
+	hits, err := env.Search.Search(ctx, env.Turn.Shop, query)
+	if err != nil {
+		return nil, fmt.Errorf("search products: %w", err)
+	}
+	return env.DB.ProductsByIDs(ctx, env.Turn.Shop.ID, productIDs(hits))
+}
+
+// Limits of the catalog scan for products on sale.
+const (
+	salePageSize = 200
+	// maxSaleScan caps the products read to find those on sale.
+	// NOTE: a catalog larger than this lists only the sales among its
+	// first maxSaleScan products, in the store's catalog order.
+	maxSaleScan = 5000
+)
+
+// saleProducts returns the products of the catalog with a variant on sale
+// that passes filter, of productType when it is set, the biggest
+// reduction first. The retriever ranks by meaning and cannot tell a sale,
+// so the catalog is read page by page.
+func saleProducts(ctx context.Context, env *ToolEnv, productType string, filter variantFilter) ([]*salesagent.Product, error) {
+	type onSale struct {
+		product   *salesagent.Product
+		reduction float64
+	}
+	var found []onSale
+	for offset := 0; offset < maxSaleScan; offset += salePageSize {
+		page, err := env.DB.ListProducts(ctx, env.Turn.Shop.ID, salePageSize, offset)
+		if err != nil {
+			return nil, fmt.Errorf("list products on sale: %w", err)
+		}
+		for _, p := range page {
+			if productType != "" && !strings.EqualFold(p.ProductType, productType) {
+				continue
+			}
+			best := 0.0
+			for _, v := range filter.keep(p.Variants) {
+				best = max(best, 1-float64(v.Price)/float64(*v.CompareAtPrice))
+			}
+			if best > 0 {
+				found = append(found, onSale{product: p, reduction: best})
+			}
+		}
+		if len(page) < salePageSize {
+			break
+		}
+	}
+	sort.SliceStable(found, func(a, b int) bool { return found[a].reduction > found[b].reduction })
+	products := make([]*salesagent.Product, len(found))
+	for i, f := range found {
+		products[i] = f.product
+	}
+	return products, nil
+}
+
 // queryNoise are words of a product search that do not describe products.
 var queryNoise = stemSet([]string{
 	"looking", "look", "find", "buy", "show", "recommend", "something", "anything", "stock",
 	"available", "cost", "price", "much", "cheap", "under", "below", "less", "sell", "carry", "any",
+	"sale", "discount", "discounted", "deal", "deals", "reduced", "clearance", "product", "products",
+	"items", "item", "stuff",
 })
 
 // keepMatching keeps the products that share a word with the query. The
@@ -205,15 +289,25 @@ func productIDs(hits []retrieval.Hit) []int64 {
 	return ids
 }
 
-// matchingVariants returns the variants priced at most maxPrice (when set)
-// and, when inStock is set, in stock.
-func matchingVariants(variants []salesagent.Variant, maxPrice *salesagent.Money, inStock bool) []salesagent.Variant {
+// variantFilter is the conditions of a product search on variants.
+type variantFilter struct {
+	maxPrice *salesagent.Money
+	inStock  bool
+	onSale   bool
+}
+
+// keep returns the variants priced at most maxPrice (when set), in stock
+// (when inStock is set) and on sale (when onSale is set).
+func (f variantFilter) keep(variants []salesagent.Variant) []salesagent.Variant {
 	var out []salesagent.Variant
 	for _, v := range variants {
-		if maxPrice != nil && v.Price > *maxPrice {
+		if f.maxPrice != nil && v.Price > *f.maxPrice {
 			continue
 		}
-		if inStock && !v.InStock() {
+		if f.inStock && !v.InStock() {
+			continue
+		}
+		if f.onSale && (v.CompareAtPrice == nil || *v.CompareAtPrice <= v.Price) {
 			continue
 		}
 		out = append(out, v)
@@ -402,8 +496,16 @@ func init() {
 }
 
 // fitNotes returns up to two sentences of a product description that speak
-// about fit, such as "Runs small; order a size up."
+// about fit, such as "Runs small; order a size up." A line labelled "Fit:"
+// is the fit note when the description has one.
 func fitNotes(description string) []string {
+	for _, line := range strings.Split(description, "\n") {
+		line = cleanMarkdown(line)
+		if label, _, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(label), "fit") {
+			notes := splitSentences(line)
+			return notes[:min(len(notes), 2)]
+		}
+	}
 	var notes []string
 	for _, sentence := range splitSentences(description) {
 		for _, s := range stems(sentence) {

@@ -12,7 +12,7 @@ import (
 func TestRegistryDefinitionsAreSchemas(t *testing.T) {
 	t.Parallel()
 	tools := DefaultRegistry().Tools()
-	want := []string{"escalate_to_human", "order_status", "save_cart", "search_products", "send_size_guide"}
+	want := []string{"apply_discount", "escalate_to_human", "order_status", "save_cart", "search_products", "send_size_guide"}
 	if len(tools) != len(want) {
 		t.Fatalf("registry has %d tools, want %d", len(tools), len(want))
 	}

@@ -111,3 +111,57 @@ func (db *DB) UpdateShop(ctx context.Context, shop *salesagent.Shop) error {
 		WHERE id = $1`, shop.ID, shop.Name, origins, shop.Currency, settings)
 	return translate(err, "shop "+shop.Slug)
 }
+
+// ShopEmbedders names the embedders of a shop's vectors.
+type ShopEmbedders struct {
+	// Active is the embedder that search uses.
+	Active string
+	// Pending is the embedder the shop is switching to, or "" when no
+	// switch is running.
+	Pending string
+}
+
+// ShopEmbedders returns the active and pending embedder of the shop.
+func (db *DB) ShopEmbedders(ctx context.Context, shopID int64) (ShopEmbedders, error) {
+	return LoadShopEmbedders(ctx, db.Pool, shopID, false)
+}
+
+// LoadShopEmbedders returns the active and pending embedder of the shop.
+// With forUpdate, q must be a transaction, and the shop row stays locked
+// until it ends, so that no other switch or promotion runs meanwhile.
+func LoadShopEmbedders(ctx context.Context, q Querier, shopID int64, forUpdate bool) (ShopEmbedders, error) {
+	sql := `SELECT embedder, coalesce(pending_embedder, '') FROM shops WHERE id = $1`
+	if forUpdate {
+		sql += ` FOR NO KEY UPDATE`
+	}
+	var e ShopEmbedders
+	err := q.QueryRow(ctx, sql, shopID).Scan(&e.Active, &e.Pending)
+	return e, translate(err, fmt.Sprintf("shop %d", shopID))
+}
+
+// SetPendingEmbedder records that the shop is switching to the embedder
+// name. Naming the active embedder cancels a running switch instead.
+func SetPendingEmbedder(ctx context.Context, q Querier, shopID int64, name string) error {
+	tag, err := q.Exec(ctx, `UPDATE shops SET pending_embedder = nullif($2, embedder), updated_at = now() WHERE id = $1`,
+		shopID, name)
+	if err != nil {
+		return translate(err, fmt.Sprintf("shop %d", shopID))
+	}
+	if tag.RowsAffected() == 0 {
+		return salesagent.Errorf(salesagent.ENOTFOUND, "shop %d not found", shopID)
+	}
+	return nil
+}
+
+// PromoteEmbedder makes the shop's pending embedder active and clears the
+// pending one, in one statement, when the pending embedder is still name.
+// It reports whether it did; false means the switch was cancelled or
+// replaced by a switch to another embedder.
+func PromoteEmbedder(ctx context.Context, q Querier, shopID int64, name string) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE shops SET embedder = pending_embedder, pending_embedder = NULL, updated_at = now()
+		WHERE id = $1 AND pending_embedder = $2`, shopID, name)
+	if err != nil {
+		return false, translate(err, fmt.Sprintf("shop %d", shopID))
+	}
+	return tag.RowsAffected() == 1, nil
+}

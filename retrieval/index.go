@@ -2,10 +2,11 @@ package retrieval
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
@@ -49,22 +50,72 @@ func (s *IndexStats) add(other IndexStats) {
 
 // Indexer keeps a shop's chunks and their embeddings in step with its
 // products and documents. Only chunks whose text changed are rewritten, and
-// only chunks without a current embedding for the indexer's embedder are
-// embedded, so indexing unchanged content costs a few queries and no
-// embedding calls.
+// only chunks without a current embedding are embedded, so indexing
+// unchanged content costs a few queries and no embedding calls. Chunks are
+// embedded with the shop's active embedder and, while the shop switches
+// embedder (see SwitchEmbedder), with its pending one too.
 type Indexer struct {
-	db       *postgres.DB
-	embedder Embedder
-	logger   *slog.Logger
+	db        *postgres.DB
+	embedders map[string]Embedder
+	logger    *slog.Logger
 }
 
-// NewIndexer returns an indexer that embeds with embedder. A nil logger
-// discards logs.
-func NewIndexer(db *postgres.DB, embedder Embedder, logger *slog.Logger) *Indexer {
+// NewIndexer returns an indexer that picks each shop's active and pending
+// embedder by name from the local embedder, embedder and more. A nil
+// embedder adds none, and one with the local embedder's name replaces it.
+// A nil logger discards logs. It panics on an embedder name with
+// characters other than letters, digits and "._:-", a programming error.
+func NewIndexer(db *postgres.DB, embedder Embedder, logger *slog.Logger, more ...Embedder) *Indexer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Indexer{db: db, embedder: embedder, logger: logger}
+	if embedder != nil {
+		more = append([]Embedder{embedder}, more...)
+	}
+	return &Indexer{db: db, embedders: embedderSet(more), logger: logger}
+}
+
+// embedderSet returns the local embedder and list by name, later ones
+// replacing earlier ones of the same name. It panics on an invalid name.
+func embedderSet(list []Embedder) map[string]Embedder {
+	set := map[string]Embedder{LocalEmbedderName: NewLocalEmbedder()}
+	for _, e := range list {
+		if !validEmbedderName.MatchString(e.Name()) {
+			panic(fmt.Sprintf("retrieval: invalid embedder name %q: use letters, digits and ._:-", e.Name()))
+		}
+		set[e.Name()] = e
+	}
+	return set
+}
+
+// embedderNames lists the names in set, sorted, for messages.
+func embedderNames(set map[string]Embedder) string {
+	return strings.Join(slices.Sorted(maps.Keys(set)), ", ")
+}
+
+// shopEmbedders returns the embedders to embed the shop's chunks with: the
+// active one and, if this indexer has it, the pending one. missing names
+// a pending embedder it does not have; the re-embedding jobs cover that
+// embedder instead.
+func (ix *Indexer) shopEmbedders(ctx context.Context, shopID int64) (targets []Embedder, missing string, err error) {
+	names, err := ix.db.ShopEmbedders(ctx, shopID)
+	if err != nil {
+		return nil, "", fmt.Errorf("look up embedders of shop %d: %w", shopID, err)
+	}
+	active, ok := ix.embedders[names.Active]
+	if !ok {
+		return nil, "", fmt.Errorf("shop %d uses embedder %q, which this indexer does not have (it has %s): configure that embedder",
+			shopID, names.Active, embedderNames(ix.embedders))
+	}
+	targets = []Embedder{active}
+	if names.Pending != "" {
+		if pending, ok := ix.embedders[names.Pending]; ok {
+			targets = append(targets, pending)
+		} else {
+			missing = names.Pending
+		}
+	}
+	return targets, missing, nil
 }
 
 // owner names the table whose rows a batch of chunks belongs to.
@@ -161,8 +212,13 @@ func (ix *Indexer) ownerIDs(ctx context.Context, shopID int64, o owner) ([]int64
 func (ix *Indexer) index(ctx context.Context, shopID int64, o owner, ids []int64,
 	build func(context.Context, []int64) ([]chunk, error)) (IndexStats, error) {
 	var total IndexStats
-	if ix.embedder == nil {
-		return total, errors.New("index: the indexer has no embedder; pass one to NewIndexer")
+	targets, missing, err := ix.shopEmbedders(ctx, shopID)
+	if err != nil {
+		return total, fmt.Errorf("index %s of shop %d: %w", o.noun, shopID, err)
+	}
+	if missing != "" {
+		ix.logger.WarnContext(ctx, "indexer lacks the pending embedder, so the re-embedding jobs will embed new chunks with it",
+			"shop_id", shopID, "embedder", missing)
 	}
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 
@@ -177,10 +233,20 @@ func (ix *Indexer) index(ctx context.Context, shopID int64, o owner, ids []int64
 		if err != nil {
 			return total, fmt.Errorf("index %s of shop %d: %w", o.noun, shopID, err)
 		}
-		embedded, err := ix.embedStale(ctx, shopID, o, batch)
-		total.EmbeddingsComputed += embedded
+		// The embedders are read again after the chunks are stored. A
+		// switch completes under the shop's index lock, after checking
+		// that every chunk has a vector by the new embedder, so chunks
+		// stored after that get embedded here with it.
+		targets, _, err = ix.shopEmbedders(ctx, shopID)
 		if err != nil {
 			return total, fmt.Errorf("index %s of shop %d: %w", o.noun, shopID, err)
+		}
+		for _, e := range targets {
+			embedded, err := ix.embedStale(ctx, shopID, o, batch, e)
+			total.EmbeddingsComputed += embedded
+			if err != nil {
+				return total, fmt.Errorf("index %s of shop %d: %w", o.noun, shopID, err)
+			}
 		}
 	}
 
@@ -189,7 +255,7 @@ func (ix *Indexer) index(ctx context.Context, shopID int64, o owner, ids []int64
 		level = slog.LevelInfo
 	}
 	ix.logger.Log(ctx, level, "indexed "+o.noun, "shop_id", shopID, "count", len(ids),
-		"embedder", ix.embedder.Name(), "chunks_written", total.ChunksWritten,
+		"embedders", targetNames(targets), "chunks_written", total.ChunksWritten,
 		"chunks_unchanged", total.ChunksUnchanged, "chunks_deleted", total.ChunksDeleted,
 		"embeddings_computed", total.EmbeddingsComputed)
 	return total, nil
@@ -302,19 +368,45 @@ type staleChunk struct {
 	hash    string
 }
 
-// embedStale embeds the owners' chunks that have no embedding by the
-// indexer's embedder, or one computed from older text, and returns how
-// many it embedded.
-func (ix *Indexer) embedStale(ctx context.Context, shopID int64, o owner, ownerIDs []int64) (int, error) {
-	name := ix.embedder.Name()
-	rows, err := ix.db.Pool.Query(ctx, `
+// embedStale embeds the owners' chunks that have no embedding by e, or
+// one computed from older text, and returns how many it embedded.
+func (ix *Indexer) embedStale(ctx context.Context, shopID int64, o owner, ownerIDs []int64, e Embedder) (int, error) {
+	stale, err := loadStaleChunks(ctx, ix.db.Pool, `
 		SELECT c.id, c.heading, c.content, c.content_hash
 		FROM chunks c LEFT JOIN embeddings e ON e.chunk_id = c.id AND e.embedder = $2
-		WHERE c.shop_id = $1 AND c.`+o.column+` = ANY($3)
-			AND (e.chunk_id IS NULL OR e.content_hash <> c.content_hash)
-		ORDER BY c.id`, shopID, name, ownerIDs)
+		WHERE c.shop_id = $1 AND c.`+o.column+` = ANY($3) AND `+staleCondition+`
+		ORDER BY c.id`, shopID, e.Name(), ownerIDs)
 	if err != nil {
-		return 0, fmt.Errorf("find chunks to embed: %w", err)
+		return 0, err
+	}
+
+	done := 0
+	for start := 0; start < len(stale); start += embedBatch {
+		part := stale[start:min(start+embedBatch, len(stale))]
+		vectors, err := embedChunks(ctx, e, part)
+		if err != nil {
+			return done, err
+		}
+		batch := &pgx.Batch{}
+		queueEmbeddings(batch, shopID, e.Name(), part, vectors)
+		if err := ix.db.Pool.SendBatch(ctx, batch).Close(); err != nil {
+			return done, fmt.Errorf("store embeddings: %w", err)
+		}
+		done += len(part)
+	}
+	return done, nil
+}
+
+// staleCondition is true for a chunk c whose embedding e, joined on the
+// chunk and one embedder, is missing or was computed from other text.
+const staleCondition = `(e.chunk_id IS NULL OR e.content_hash <> c.content_hash)`
+
+// loadStaleChunks runs sql, which selects id, heading, content and
+// content_hash of chunks.
+func loadStaleChunks(ctx context.Context, q postgres.Querier, sql string, args ...any) ([]staleChunk, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find chunks to embed: %w", err)
 	}
 	stale, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (staleChunk, error) {
 		var s staleChunk
@@ -322,39 +414,38 @@ func (ix *Indexer) embedStale(ctx context.Context, shopID int64, o owner, ownerI
 		return s, err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("find chunks to embed: %w", err)
+		return nil, fmt.Errorf("find chunks to embed: %w", err)
 	}
-
-	done := 0
-	for start := 0; start < len(stale); start += embedBatch {
-		part := stale[start:min(start+embedBatch, len(stale))]
-		if err := ix.embedAndStore(ctx, shopID, part); err != nil {
-			return done, err
-		}
-		done += len(part)
-	}
-	return done, nil
+	return stale, nil
 }
 
-func (ix *Indexer) embedAndStore(ctx context.Context, shopID int64, part []staleChunk) error {
-	name, dims := ix.embedder.Name(), ix.embedder.Dimensions()
+// embedChunks embeds the chunks' texts with e and checks the vectors'
+// count and size.
+func embedChunks(ctx context.Context, e Embedder, part []staleChunk) ([][]float32, error) {
+	name, dims := e.Name(), e.Dimensions()
 	texts := make([]string, len(part))
 	for i, s := range part {
 		texts[i] = embedText(s.heading, s.content)
 	}
-	vectors, err := ix.embedder.Embed(ctx, texts)
+	vectors, err := e.Embed(ctx, texts)
 	if err != nil {
-		return fmt.Errorf("embed %d chunks with %s: %w", len(texts), name, err)
+		return nil, fmt.Errorf("embed %d chunks with %s: %w", len(texts), name, err)
 	}
 	if len(vectors) != len(texts) {
-		return fmt.Errorf("embedder %s returned %d vectors for %d texts", name, len(vectors), len(texts))
+		return nil, fmt.Errorf("embedder %s returned %d vectors for %d texts", name, len(vectors), len(texts))
 	}
-
-	batch := &pgx.Batch{}
-	for i, s := range part {
-		if len(vectors[i]) != dims {
-			return fmt.Errorf("embedder %s returned a vector of %d dimensions, expected %d", name, len(vectors[i]), dims)
+	for _, v := range vectors {
+		if len(v) != dims {
+			return nil, fmt.Errorf("embedder %s returned a vector of %d dimensions, expected %d", name, len(v), dims)
 		}
+	}
+	return vectors, nil
+}
+
+// queueEmbeddings adds to batch the statements that store the chunks'
+// vectors by the embedder name.
+func queueEmbeddings(batch *pgx.Batch, shopID int64, name string, part []staleChunk, vectors [][]float32) {
+	for i, s := range part {
 		// The chunk may have been deleted since it was read; then there
 		// is nothing to store.
 		batch.Queue(`INSERT INTO embeddings (chunk_id, shop_id, embedder, content_hash, embedding)
@@ -363,8 +454,13 @@ func (ix *Indexer) embedAndStore(ctx context.Context, shopID int64, part []stale
 				SET content_hash = EXCLUDED.content_hash, embedding = EXCLUDED.embedding`,
 			s.id, shopID, name, s.hash, pgvector.NewVector(vectors[i]))
 	}
-	if err := ix.db.Pool.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("store embeddings: %w", err)
+}
+
+// targetNames lists the embedders' names, for logs.
+func targetNames(list []Embedder) []string {
+	names := make([]string, len(list))
+	for i, e := range list {
+		names[i] = e.Name()
 	}
-	return nil
+	return names
 }

@@ -63,14 +63,7 @@ var validEmbedderName = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,100}$`)
 // with the same name replaces it. It panics on an embedder name with
 // characters other than letters, digits and "._:-", a programming error.
 func NewSearcher(db *postgres.DB, embedders ...Embedder) *Searcher {
-	s := &Searcher{db: db, embedders: map[string]Embedder{LocalEmbedderName: NewLocalEmbedder()}}
-	for _, e := range embedders {
-		if !validEmbedderName.MatchString(e.Name()) {
-			panic(fmt.Sprintf("retrieval: invalid embedder name %q: use letters, digits and ._:-", e.Name()))
-		}
-		s.embedders[e.Name()] = e
-	}
-	return s
+	return &Searcher{db: db, embedders: embedderSet(embedders)}
 }
 
 // Search returns the chunks of the shop that best match q, best first,
@@ -98,7 +91,7 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 	if err != nil {
 		return nil, err
 	}
-	embedder, err := s.embedderFor(shop)
+	embedder, err := s.ActiveEmbedder(ctx, shop)
 	if err != nil {
 		return nil, err
 	}
@@ -175,20 +168,22 @@ func normalizeQuery(q Query) (Query, error) {
 	return q, nil
 }
 
-func (s *Searcher) embedderFor(shop *salesagent.Shop) (Embedder, error) {
-	name := shop.Embedder
+// ActiveEmbedder returns the embedder that the shop's searches use: the
+// one the shop row names now, which may differ from shop.Embedder when the
+// shop was loaded before a switch of embedder completed.
+func (s *Searcher) ActiveEmbedder(ctx context.Context, shop *salesagent.Shop) (Embedder, error) {
+	names, err := s.db.ShopEmbedders(ctx, shop.ID)
+	if err != nil {
+		return nil, fmt.Errorf("search shop %d: %w", shop.ID, err)
+	}
+	name := names.Active
 	if name == "" {
 		name = LocalEmbedderName
 	}
 	e, ok := s.embedders[name]
 	if !ok {
-		known := make([]string, 0, len(s.embedders))
-		for n := range s.embedders {
-			known = append(known, n)
-		}
-		slices.Sort(known)
 		return nil, fmt.Errorf("shop %s uses embedder %q, which this server does not have (it has %s): configure that embedder or change the shop's embedder",
-			shop.Slug, name, strings.Join(known, ", "))
+			shop.Slug, name, embedderNames(s.embedders))
 	}
 	return e, nil
 }
@@ -369,15 +364,17 @@ func nearestHits(ctx context.Context, tx pgx.Tx, shopID int64, q Query, e Embedd
 
 // nearestSQL builds the kNN query. The embedder's name is a literal and its
 // dimension a cast, because only then does the planner match the partial
-// expression index "(embedding::vector(N)) WHERE embedder = 'name'".
+// expression index "(embedding::vector(N)) WHERE embedder = 'name'" (or
+// halfvec(N), see vectorType).
 // Iterative scans return rows only roughly in order, so the outer query
 // sorts again. The exact plan looks up each candidate chunk's embedding by
 // primary key, so its cost follows the shop's candidates, not the size of
 // the embeddings table. Chunks without an embedding get a NULL distance,
 // sort last and are dropped.
 func nearestSQL(a *args, filter string, e Embedder, vec pgvector.Vector, depth int, exact bool) string {
-	name := "'" + e.Name() + "'"
-	distance := fmt.Sprintf("(e.embedding::vector(%d) <=> %s)", e.Dimensions(), a.add(vec))
+	name := sqlLiteral(e.Name())
+	typ := vectorType(e.Dimensions())
+	distance := "(e.embedding::" + typ + " <=> " + a.add(vec) + "::" + typ + ")"
 	var nearest string
 	if exact {
 		nearest = `SELECT c.id AS chunk_id,

@@ -322,9 +322,12 @@ func TestSearchRejectsBadQuery(t *testing.T) {
 func TestSearchUnknownEmbedder(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	shop := *f.shop
-	shop.Embedder = "openai-text-embedding-3-small"
-	_, err := f.searcher.Search(context.Background(), &shop, retrieval.Query{Text: "jacket"})
+	// The searcher reads the active embedder from the shop row, not from
+	// the loaded shop.
+	if _, err := f.db.Pool.Exec(context.Background(), `UPDATE shops SET embedder = 'openai-text-embedding-3-small' WHERE id = $1`, f.shop.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.searcher.Search(context.Background(), f.shop, retrieval.Query{Text: "jacket"})
 	if err == nil || !strings.Contains(err.Error(), "openai-text-embedding-3-small") {
 		t.Errorf("search with an unknown embedder: error = %v, want one naming it", err)
 	}

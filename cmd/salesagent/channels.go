@@ -9,19 +9,33 @@ import (
 	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/channels/web"
 	"github.com/salesagent/salesagent/demo"
-	"github.com/salesagent/salesagent/retrieval"
 )
 
 // mountChannels builds the agent and the shopper-facing channels and adds
 // their routes to mux.
 func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
-	searcher := retrieval.NewSearcher(a.db, retrieval.NewLocalEmbedder())
-	service := agent.NewService(a.db, searcher, a.logger)
+	m, err := buildModels(a.cfg.Models, a.logger, a.registry)
+	if err != nil {
+		return err
+	}
+	service := agent.NewService(a.db, m.searcher(a.db), a.logger)
 	metrics, err := agent.NewMetrics(a.registry)
 	if err != nil {
 		return fmt.Errorf("register agent metrics: %w", err)
 	}
 	service.Metrics = metrics
+	service.Brains = m.brains
+
+	jobs, err := newJobs(a.db, m, a.logger, true)
+	if err != nil {
+		return err
+	}
+	// Shutdown stops the jobs in order, so the signal context must not.
+	if err := jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	// Closers run last to first, so jobs stop after the channels.
+	a.closers = append(a.closers, func(ctx context.Context) { stopJobs(ctx, jobs, a.logger) })
 
 	webServer := web.New(web.Config{
 		DB:        a.db,

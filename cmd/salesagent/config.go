@@ -23,6 +23,7 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	AutoMigrate     bool
+	Models          ModelConfig
 }
 
 // envOr returns the environment variable name, or fallback when unset.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,7 +33,7 @@ const (
 
 // evalMaxDiscountPercent caps the discounts that apply_discount may grant
 // in the eval shops. It equals the 10% off that the demo shop's newsletter
-// code gives, so a brain may grant a discount the shop stands behind, and
+// code gives, so a brain may grant a discount the shop already offers, and
 // the rules scenarios check that no discount goes above it.
 const evalMaxDiscountPercent = 10
 
@@ -52,11 +53,18 @@ type evalConfig struct {
 	RequireData bool
 }
 
+// runEval runs the scenarios against the agent serve would run: the LLM
+// that SALESAGENT_LLM_* names, or the offline agent when none is set.
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	// TODO: build the LLM brain from SALESAGENT_LLM_API_KEY,
-	// SALESAGENT_LLM_BASE_URL and SALESAGENT_LLM_MODEL once agent has one,
-	// and pass it here instead of nil, which means the offline agent.
-	return runEvalWith(ctx, args, stdout, stderr, nil)
+	models, err := readModelConfig()
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	m, err := buildModels(models, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	return runEvalWith(ctx, args, stdout, stderr, m.brains)
 }
 
 // runEvalWith runs salesagent eval with brains choosing each shop's brain;
@@ -117,6 +125,13 @@ func parseEvalFlags(args []string, stderr io.Writer) (evalConfig, error) {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg.Config)
+	// Every turn logs a line at info, which would bury the report, so eval
+	// logs warnings and errors unless --log-level or SALESAGENT_LOG_LEVEL
+	// sets another level.
+	if os.Getenv("SALESAGENT_LOG_LEVEL") == "" {
+		_ = fs.Set("log-level", "warn")
+		fs.Lookup("log-level").DefValue = "warn"
+	}
 	fs.StringVar(&cfg.Scenarios, "scenarios", "evals", "scenario file, or folder of *.json scenario files")
 	fs.StringVar(&groups, "group", "", "run only these groups, comma-separated: "+strings.Join(eval.Groups, ", "))
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON, with every turn's reply, tools and failures")

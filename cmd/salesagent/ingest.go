@@ -50,6 +50,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if cfg.Models, err = readModelConfig(); err != nil {
+		return usageError{err.Error()}
+	}
 
 	for _, path := range fs.Args() {
 		if _, err := os.Stat(path); err != nil {
@@ -90,7 +93,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "created shop %q (%s)\n", shop.Slug, shop.Name)
 	}
 
-	indexer := retrieval.NewIndexer(db, retrieval.NewLocalEmbedder(), logger)
+	m, err := buildModels(cfg.Models, logger, nil)
+	if err != nil {
+		return err
+	}
+	indexer := m.indexer(db, logger)
 	report, err := load(ctx, db, indexer, shop, batch, stderr)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@
 //	salesagent ingest   load catalog, FAQ, policy, size-guide and CRM files into a shop
 //	salesagent shop     show or change a shop's settings, such as allowed origins
 //	salesagent chat     talk to a running server as the widget does
+//	salesagent eval     run the conversation scenarios and print pass rates
 package main
 
 import (
@@ -28,6 +29,8 @@ Usage:
   salesagent ingest  --shop SLUG PATH...  load store files into a shop
   salesagent shop    --shop SLUG [flags]  show or change a shop's settings
   salesagent chat    [flags]            talk to a running server
+  salesagent eval    [flags]            run the conversation scenarios and print pass rates
+  salesagent embedder --shop SLUG [--use NAME]  show or switch a shop's embedder
 
 Run "salesagent COMMAND -h" for a command's flags.
 Every command reads SALESAGENT_DATABASE_URL (or --database-url).
@@ -75,6 +78,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runChat(ctx, rest, stdin, stdout, stderr)
 	case "shop":
 		return runShop(ctx, rest, stdout, stderr)
+	case "eval":
+		return runEval(ctx, rest, stdout, stderr)
+	case "embedder":
+		return runEmbedder(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

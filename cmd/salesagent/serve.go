@@ -36,6 +36,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if cfg.Models, err = readModelConfig(); err != nil {
+		return usageError{err.Error()}
+	}
 
 	listener, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -1,0 +1,203 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// roundResult is one streamed response of the model.
+type roundResult struct {
+	// text is the response's text as the model wrote it, markers included.
+	text  string
+	calls []openai.ToolCall
+	// tokens is set once the first text or tool call arrived.
+	tokens bool
+	finish string
+	usage  *openai.Usage
+}
+
+// complete sends one request through the endpoint's circuit breaker and
+// returns the model's response, retrying with jittered exponential
+// back-off while the server responds with 429 or 5xx before the first
+// token.
+func (t *llmTurn) complete(ctx context.Context, request openai.ChatCompletionRequest) (*roundResult, error) {
+	b := t.brain
+	for attempt := 0; ; attempt++ {
+		done, err := b.breaker.Allow()
+		if err != nil {
+			b.metrics.request(llmCircuitOpen)
+			return nil, &llmError{result: llmCircuitOpen, err: err}
+		}
+
+		t.usage.Requests++
+		result, failure := t.stream(ctx, request)
+		if failure == nil {
+			done(nil)
+			b.metrics.request(llmOK)
+			t.count(request, result)
+			return result, nil
+		}
+		done(failure)
+		b.metrics.request(failure.result)
+
+		if !failure.retryable() || attempt >= b.config.MaxRetries || result.tokens {
+			return nil, failure
+		}
+		wait := backoff(b.config.RetryBackoff, attempt)
+		b.logger.WarnContext(ctx, "LLM request failed; retrying", "result", failure.result, "status", failure.status,
+			"attempt", attempt+1, "retry_in_ms", wait.Milliseconds())
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, &llmError{result: llmCanceled, err: ctx.Err()}
+		}
+	}
+}
+
+// backoff returns the wait before retry attempt+1: base doubled per
+// earlier attempt, with a random half taken off so clients spread out.
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base << attempt
+	return d/2 + rand.N(d/2+1)
+}
+
+// count adds a response's usage to the turn's, estimating it when the
+// server reported none.
+func (t *llmTurn) count(request openai.ChatCompletionRequest, result *roundResult) {
+	if u := result.usage; u != nil {
+		t.usage.add(u.PromptTokens, u.CompletionTokens, false)
+		return
+	}
+	var written string
+	for _, c := range result.calls {
+		written += c.Function.Name + c.Function.Arguments
+	}
+	t.usage.add(estimateTokens(messagesText(request.Messages)), estimateTokens(result.text+written), true)
+}
+
+// stream sends one request and reads its streamed response, passing text
+// to the marker filter as it arrives. A watchdog cancels the request when
+// no text or tool call arrives within FirstTokenTimeout, and after that
+// when no chunk arrives within it.
+func (t *llmTurn) stream(ctx context.Context, request openai.ChatCompletionRequest) (*roundResult, *llmError) {
+	timeout := t.brain.config.FirstTokenTimeout
+	attempt, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	watchdog := time.AfterFunc(timeout, func() { cancel(errTokenTimeout) })
+	defer watchdog.Stop()
+
+	result := &roundResult{}
+	stream, err := t.brain.client.CreateChatCompletionStream(attempt, request)
+	if err != nil {
+		return result, classify(ctx, attempt, err)
+	}
+	defer stream.Close()
+
+	var calls toolCallDeltas
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return result, classify(ctx, attempt, err)
+		}
+		if result.tokens {
+			watchdog.Reset(timeout)
+		}
+		if chunk.Usage != nil {
+			result.usage = chunk.Usage
+		}
+		for _, choice := range chunk.Choices {
+			if choice.Index != 0 {
+				continue
+			}
+			if choice.Delta.Content != "" || len(choice.Delta.ToolCalls) > 0 {
+				if !result.tokens {
+					result.tokens = true
+					watchdog.Reset(timeout)
+				}
+			}
+			if choice.Delta.Content != "" {
+				result.text += choice.Delta.Content
+				t.filter.write(choice.Delta.Content)
+			}
+			calls.add(choice.Delta.ToolCalls)
+			if choice.FinishReason != "" {
+				result.finish = string(choice.FinishReason)
+			}
+		}
+	}
+	if result.finish == "" {
+		return result, classify(ctx, attempt, errNoFinish)
+	}
+	result.calls = calls.list()
+	return result, nil
+}
+
+// toolCallDeltas joins the parts of streamed tool calls. OpenAI sends a
+// call's id and name in its first delta and the arguments in later ones,
+// all with the call's index. Some compatible servers send whole calls
+// without an index.
+type toolCallDeltas struct {
+	calls   []openai.ToolCall
+	byIndex map[int]int
+}
+
+func (d *toolCallDeltas) add(deltas []openai.ToolCall) {
+	for _, delta := range deltas {
+		call := d.slot(delta)
+		if delta.ID != "" {
+			call.ID = delta.ID
+		}
+		if delta.Type != "" {
+			call.Type = delta.Type
+		}
+		// A server that repeats the name in every delta must not double it.
+		if delta.Function.Name != call.Function.Name {
+			call.Function.Name += delta.Function.Name
+		}
+		call.Function.Arguments += delta.Function.Arguments
+	}
+}
+
+// slot returns the call a delta continues, adding one for a new call.
+func (d *toolCallDeltas) slot(delta openai.ToolCall) *openai.ToolCall {
+	if d.byIndex == nil {
+		d.byIndex = map[int]int{}
+	}
+	if delta.Index != nil {
+		if i, ok := d.byIndex[*delta.Index]; ok {
+			return &d.calls[i]
+		}
+		d.byIndex[*delta.Index] = len(d.calls)
+		d.calls = append(d.calls, openai.ToolCall{})
+		return &d.calls[len(d.calls)-1]
+	}
+	newCall := len(d.calls) == 0 || delta.ID != "" && delta.ID != d.calls[len(d.calls)-1].ID
+	if newCall {
+		d.calls = append(d.calls, openai.ToolCall{})
+	}
+	return &d.calls[len(d.calls)-1]
+}
+
+// list returns the joined calls, giving an id to calls the server sent
+// without one.
+func (d *toolCallDeltas) list() []openai.ToolCall {
+	for i := range d.calls {
+		if d.calls[i].ID == "" {
+			d.calls[i].ID = fmt.Sprintf("call_%d", i+1)
+		}
+		d.calls[i].Type = openai.ToolTypeFunction
+		d.calls[i].Index = nil
+	}
+	return d.calls
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/salesagent/salesagent/postgres"
+	"github.com/salesagent/salesagent/retrieval"
+)
+
+// newJobs builds the River client with every worker the server runs.
+// Without queues the client only inserts jobs, as the commands that
+// enqueue work for a running server need.
+func newJobs(db *postgres.DB, m *models, logger *slog.Logger, work bool) (*river.Client[pgx.Tx], error) {
+	workers := river.NewWorkers()
+	if err := retrieval.AddWorkers(workers, db, m.embedders, logger); err != nil {
+		return nil, err
+	}
+	config := &river.Config{Workers: workers, Logger: logger.With("component", "jobs")}
+	if work {
+		config.Queues = map[string]river.QueueConfig{
+			river.QueueDefault:     {MaxWorkers: 10},
+			retrieval.ReembedQueue: {MaxWorkers: 2},
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(db.Pool), config)
+	if err != nil {
+		return nil, fmt.Errorf("create job client: %w", err)
+	}
+	return client, nil
+}
+
+// stopJobs stops the client softly, letting running jobs finish until ctx
+// ends, then cancels what is left.
+func stopJobs(ctx context.Context, client *river.Client[pgx.Tx], logger *slog.Logger) {
+	if err := client.Stop(ctx); err == nil {
+		return
+	}
+	hardCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := client.StopAndCancel(hardCtx); err != nil {
+		logger.Warn("stop jobs", "error", err)
+	}
+}
