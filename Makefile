@@ -15,10 +15,13 @@ demo: setup build
 	$(BIN) ingest --shop demo --name "Northwind Outfitters" demo/shop
 	$(BIN) serve --addr $(ADDR)
 
-## test: set up PostgreSQL and Chromium, then run every test
+## test: set up PostgreSQL and Chromium, then run every test and print the
+## eval pass rates of the offline agent and of the LLM agent against a
+## scripted fake OpenAI server
 test: setup-test
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -v -run 'TestEval(OfflineAgent|ScriptedLLM)$$' ./cmd/salesagent
 
 setup:
 	bash scripts/setup.sh

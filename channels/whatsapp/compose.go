@@ -27,8 +27,12 @@ type replyPlan struct {
 	// focus is the product the turn was about, which gets a size guide
 	// button when it has sizes. Nil means none.
 	focus *salesagent.Product
-	// offerPerson adds a "Talk to a person" button or row.
+	// offerPerson adds a "Talk to a person" button or row, as where the
+	// agent could not help. A size guide button gets one too.
 	offerPerson bool
+	// personAsked rules out the person button, because a person has been
+	// asked to join already.
+	personAsked bool
 	// publicURL makes relative links absolute.
 	publicURL string
 }
@@ -56,7 +60,7 @@ func compose(p replyPlan) []*Message {
 		messages = append(messages, textMessage(p.to, text))
 	}
 	if len(products) > 1 {
-		return append(messages, productList(p.to, products, p.offerPerson))
+		return append(messages, productList(p.to, products, p.offerPerson && !p.personAsked))
 	}
 
 	buttons := replyButtons(p)
@@ -71,8 +75,8 @@ func compose(p replyPlan) []*Message {
 }
 
 // replyButtons returns the reply buttons for a reply: a size guide for
-// the product in focus unless the reply shows it, and a person when the
-// plan offers one.
+// the product in focus unless the reply shows it, and a person beside it
+// or where the plan offers one.
 func replyButtons(p replyPlan) []ButtonReply {
 	var buttons []ButtonReply
 	if p.focus != nil && hasSizes(p.focus) && !hasCard(p.reply, salesagent.CardSizeGuide) {
@@ -80,7 +84,7 @@ func replyButtons(p replyPlan) []ButtonReply {
 			buttons = append(buttons, ButtonReply{ID: id, Title: titleSizeGuide})
 		}
 	}
-	if p.offerPerson {
+	if !p.personAsked && (p.offerPerson || len(buttons) > 0) {
 		buttons = append(buttons, ButtonReply{ID: intentPerson, Title: titlePerson})
 	}
 	return buttons[:min(len(buttons), maxButtons)]

@@ -212,11 +212,9 @@ func (c *Channel) plan(ctx context.Context, shop *salesagent.Shop, conv *salesag
 	// A reply without facts or cards is one the agent could not ground,
 	// and the agent cannot read attachments.
 	ungrounded := len(reply.Citations) == 0 && len(reply.Cards) == 0
-	plan.offerPerson = in.Intent == intentAttachment || isAttachment(in.Kind) || ungrounded || focus != nil
-	waitingForPerson := conv.Status == salesagent.StatusEscalated || conv.Status == salesagent.StatusOperator
-	if handoff || hasCard(*reply, salesagent.CardHandoff) || waitingForPerson {
-		plan.offerPerson = false
-	}
+	plan.offerPerson = in.Intent == intentAttachment || isAttachment(in.Kind) || ungrounded
+	plan.personAsked = handoff || hasCard(*reply, salesagent.CardHandoff) ||
+		conv.Status == salesagent.StatusEscalated || conv.Status == salesagent.StatusOperator
 	return plan, nil
 }
 
