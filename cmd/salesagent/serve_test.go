@@ -225,3 +225,30 @@ func TestShopCommandSetsAllowedOrigin(t *testing.T) {
 		t.Errorf("shop for an unknown slug: err = %v, want a hint to ingest it", err)
 	}
 }
+
+func TestShopCommandKeepsLLMKeySecret(t *testing.T) {
+	ingestPaths(t, "shop-llm", demoShopDir(t))
+	t.Setenv("SHOP_LLM_KEY", "sk-test-secret-value")
+	stdout, stderr, err := runCommand(t, "shop", "--database-url", pgtest.URL(t), "--shop", "shop-llm",
+		"--llm-base-url", "http://127.0.0.1:11434/v1", "--llm-model", "llama3.1", "--llm-api-key-env", "SHOP_LLM_KEY")
+	if err != nil {
+		t.Fatalf("shop: %v\n%s", err, stderr)
+	}
+	if strings.Contains(stdout+stderr, "sk-test-secret-value") {
+		t.Errorf("shop printed the API key:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, `"api_key_set":true`) {
+		t.Errorf("shop does not say the key is set:\n%s", stdout)
+	}
+	shop, err := openDB(t).ShopBySlug(context.Background(), "shop-llm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := shop.Settings.LLM; l == nil || l.APIKey != "sk-test-secret-value" || l.Model != "llama3.1" {
+		t.Errorf("stored LLM settings = %+v", shop.Settings.LLM)
+	}
+	_, _, err = runCommand(t, "shop", "--database-url", pgtest.URL(t), "--shop", "shop-llm", "--llm-api-key-env", "NO_SUCH_VARIABLE_SET")
+	if err == nil || !strings.Contains(err.Error(), "NO_SUCH_VARIABLE_SET") {
+		t.Errorf("unset key variable: err = %v, want one naming it", err)
+	}
+}

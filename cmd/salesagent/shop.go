@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/salesagent/salesagent"
@@ -23,6 +24,8 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var slug, name, currency, tone, hours, baseURL string
 	var origins, removeOrigins stringList
 	var maxDiscount float64
+	var llmBaseURL, llmModel, llmProvider, llmKeyEnv string
+	var llmOff bool
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg)
@@ -35,6 +38,11 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Var(&origins, "allow-origin", "allow the widget on this origin, such as https://store.example.com (repeatable)")
 	fs.Var(&removeOrigins, "remove-origin", "stop allowing the widget on this origin (repeatable)")
 	fs.Float64Var(&maxDiscount, "max-discount", -1, "set the largest discount in percent a tool may grant; 0 allows none")
+	fs.StringVar(&llmBaseURL, "llm-base-url", "", "set the shop's own OpenAI-compatible API root, such as http://127.0.0.1:11434/v1")
+	fs.StringVar(&llmModel, "llm-model", "", "set the shop's chat model (the deployment name on Azure)")
+	fs.StringVar(&llmProvider, "llm-provider", "", "set the shop's LLM provider: openai or azure")
+	fs.StringVar(&llmKeyEnv, "llm-api-key-env", "", "read the shop's LLM API key from this environment variable, so the key stays off the command line")
+	fs.BoolVar(&llmOff, "llm-disabled", false, "answer this shop's shoppers with the offline agent even when an LLM is configured")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: salesagent shop --shop SLUG [flags]   (without flags: print the shop's settings)")
 		fs.PrintDefaults()
@@ -74,6 +82,24 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	set("support-hours", func() { shop.Settings.SupportHours = hours })
 	set("base-url", func() { shop.Settings.BaseURL = strings.TrimRight(baseURL, "/") })
 	set("max-discount", func() { shop.Settings.MaxDiscountPercent = maxDiscount })
+	llm := func() *salesagent.LLMSettings {
+		if shop.Settings.LLM == nil {
+			shop.Settings.LLM = &salesagent.LLMSettings{}
+		}
+		return shop.Settings.LLM
+	}
+	set("llm-base-url", func() { llm().BaseURL = llmBaseURL })
+	set("llm-model", func() { llm().Model = llmModel })
+	set("llm-provider", func() { llm().Provider = llmProvider })
+	set("llm-disabled", func() { llm().Disabled = llmOff })
+	if llmKeyEnv != "" {
+		key := os.Getenv(llmKeyEnv)
+		if key == "" {
+			return usageError{fmt.Sprintf("invalid --llm-api-key-env %s: that environment variable is empty or unset", llmKeyEnv)}
+		}
+		llm().APIKey = key
+		changed = true
+	}
 	for _, origin := range origins {
 		normalized, err := normalizeOrigin(origin)
 		if err != nil {
@@ -123,6 +149,9 @@ func validateShop(shop *salesagent.Shop) error {
 	if shop.Settings.MaxDiscountPercent < 0 || shop.Settings.MaxDiscountPercent > 100 {
 		return fmt.Errorf("invalid --max-discount %g: use a percentage from 0 to 100", shop.Settings.MaxDiscountPercent)
 	}
+	if l := shop.Settings.LLM; l != nil && l.Provider != "" && l.Provider != "openai" && l.Provider != "azure" {
+		return fmt.Errorf("invalid --llm-provider %q: use openai or azure", l.Provider)
+	}
 	if shop.Settings.BaseURL != "" {
 		if u, err := url.Parse(shop.Settings.BaseURL); err != nil || u.Host == "" {
 			return fmt.Errorf("invalid --base-url %q: use an absolute URL such as https://store.example.com", shop.Settings.BaseURL)
@@ -146,12 +175,19 @@ func printShop(w io.Writer, shop *salesagent.Shop) error {
 	if len(shop.AllowedOrigins) > 0 {
 		origins = strings.Join(shop.AllowedOrigins, ", ")
 	}
-	settings, err := json.Marshal(map[string]any{
+	public := map[string]any{
 		"tone":                 shop.Settings.Tone,
 		"support_hours":        shop.Settings.SupportHours,
 		"max_discount_percent": shop.Settings.MaxDiscountPercent,
 		"base_url":             shop.Settings.BaseURL,
-	})
+	}
+	if l := shop.Settings.LLM; l != nil {
+		public["llm"] = map[string]any{
+			"disabled": l.Disabled, "provider": l.Provider, "base_url": l.BaseURL,
+			"model": l.Model, "api_key_set": l.APIKey != "",
+		}
+	}
+	settings, err := json.Marshal(public)
 	if err != nil {
 		return err
 	}
