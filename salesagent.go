@@ -137,7 +137,7 @@ func (s *WhatsAppSettings) Validate() error {
 			return Errorf(EINVALID, "invalid WhatsApp template name %q: use the approved template's name, made of lowercase letters, digits and underscores", t.Name)
 		}
 		if t.Language == "" {
-			return Errorf(EINVALID, "missing language of WhatsApp template %q: use the approved template's language code, such as en_US", t.Name)
+			return Errorf(EINVALID, "missing WhatsApp template language for %q: use the approved template's language code, such as en_US", t.Name)
 		}
 	}
 	return nil
@@ -464,6 +464,7 @@ const (
 	CardCart      = "cart"
 	CardOrder     = "order"
 	CardHandoff   = "handoff"
+	CardDiscount  = "discount"
 )
 
 // Card is structured content shown beside an answer: a size table, product

@@ -392,9 +392,12 @@
       scroller.appendChild(table);
       box.appendChild(scroller);
       if (c.table.notes) { box.appendChild(el("p", "card-notes", c.table.notes)); }
+      if (c.text) { box.appendChild(el("p", "card-text", c.text)); }
       return box;
     }
     if (c.title) { box.appendChild(el("h3", "card-title", c.title)); }
+    var fields = Array.isArray(c.fields) ? c.fields : [];
+    if (c.type === "discount") { fields = renderDiscountTerms(box, fields); }
     if (c.type === "products" && c.products) {
       var list = el("ul", "tiles");
       c.products.forEach(function (p) {
@@ -419,9 +422,9 @@
       box.appendChild(list);
     }
     if (c.text) { box.appendChild(el("p", "card-text", c.text)); }
-    if (c.fields && c.fields.length) {
+    if (fields.length) {
       var dl = el("dl", "fields");
-      c.fields.forEach(function (f) {
+      fields.forEach(function (f) {
         dl.appendChild(el("dt", null, f.label));
         dl.appendChild(el("dd", null, f.value));
       });
@@ -435,6 +438,31 @@
       box.appendChild(a);
     }
     return box;
+  }
+
+  // renderDiscountTerms shows a discount card's code and percentage, which
+  // the apply_discount tool sends as the fields labelled "Code" and
+  // "Discount", and returns the fields left to list. Without a code field
+  // it shows nothing and returns every field.
+  function renderDiscountTerms(box, fields) {
+    var code = null, percent = null, rest = [];
+    fields.forEach(function (f) {
+      var label = String(f.label || "").toLowerCase();
+      if (!code && label === "code") {
+        code = f;
+      } else if (!percent && label === "discount") {
+        percent = f;
+      } else {
+        rest.push(f);
+      }
+    });
+    if (!code) { return fields; }
+    var line = el("p", "discount-code");
+    line.appendChild(el("span", "visually-hidden", "Code: "));
+    line.appendChild(el("code", null, code.value));
+    box.appendChild(line);
+    if (percent) { box.appendChild(el("p", "discount-percent", percent.value + " off")); }
+    return rest;
   }
 
   // ---- Connection.
@@ -516,6 +544,13 @@
       case "delta":
         var b = streamingTurn(f.turn);
         b.text.textContent += f.text;
+        scrollDown();
+        return;
+      case "replace":
+        // The agent corrected the reply it streamed, so the new text takes
+        // the place of every delta of the turn so far.
+        var r = streamingTurn(f.turn);
+        r.text.textContent = f.text || "";
         scrollDown();
         return;
       case "card":

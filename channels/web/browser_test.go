@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,7 +12,9 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/internal/browsertest"
+	"github.com/salesagent/salesagent/internal/openaitest"
 )
 
 // Short names for the shared browser helpers.
@@ -294,4 +297,165 @@ func TestBrowserWidgetMarksOversizedMessageNotSent(t *testing.T) {
 		t.Fatalf("the next message got no answer: %v", err)
 	}
 	assertShopperMessages(t, b, []string{"Other colours?"})
+}
+
+// gatedTurns runs turns on another TurnRunner and holds a turn at its
+// replace events twice: before an event goes to the socket until
+// releaseBefore, and after it has gone until releaseAfter. A test can look
+// at the page in both states. replaced receives each event's text.
+type gatedTurns struct {
+	TurnRunner
+	before, after           chan struct{}
+	closeBefore, closeAfter sync.Once
+	replaced                chan string
+}
+
+func newGatedTurns(runner TurnRunner) *gatedTurns {
+	return &gatedTurns{TurnRunner: runner, before: make(chan struct{}), after: make(chan struct{}), replaced: make(chan string, 10)}
+}
+
+func (g *gatedTurns) releaseBefore() { g.closeBefore.Do(func() { close(g.before) }) }
+func (g *gatedTurns) releaseAfter()  { g.closeAfter.Do(func() { close(g.after) }) }
+
+// releaseAll opens both gates, so that a failed test does not hold the
+// server's shutdown.
+func (g *gatedTurns) releaseAll() {
+	g.releaseBefore()
+	g.releaseAfter()
+}
+
+func (g *gatedTurns) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv *salesagent.Conversation, msg salesagent.Message, page agent.PageContext, out agent.Emitter) (salesagent.Message, error) {
+	return g.TurnRunner.HandleMessage(ctx, shop, conv, msg, page, &gatedEmitter{gate: g, out: out})
+}
+
+type gatedEmitter struct {
+	gate *gatedTurns
+	out  agent.Emitter
+}
+
+func (e *gatedEmitter) Emit(ctx context.Context, event agent.StreamEvent) error {
+	if event.Type != agent.StreamReplace {
+		return e.out.Emit(ctx, event)
+	}
+	if err := waitClosed(ctx, e.gate.before); err != nil {
+		return err
+	}
+	err := e.out.Emit(ctx, event)
+	e.gate.replaced <- event.Text
+	if err != nil {
+		return err
+	}
+	return waitClosed(ctx, e.gate.after)
+}
+
+func waitClosed(ctx context.Context, gate chan struct{}) error {
+	select {
+	case <-gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestBrowserWidgetReplacesCorrectedLLMText(t *testing.T) {
+	t.Parallel()
+	var gate *gatedTurns
+	ab := setupAgent(t, func(cfg *Config, _ *salesagent.Shop) {
+		gate = newGatedTurns(cfg.Turns)
+		cfg.Turns = gate
+	})
+	// Cleanups run last first, so the gates open before the server closes.
+	t.Cleanup(gate.releaseAll)
+	// The model's reply ends with a price that the shop's facts do not
+	// hold, so the grounding guard removes that sentence, one of three.
+	const invented = " Today it costs $19.99."
+	ab.fake.Chat(func(req *openaitest.ChatRequest) []openaitest.Action {
+		if _, called := req.ToolResult("send_size_guide"); !called {
+			return []openaitest.Action{
+				openaitest.Text("Let me pull up the size guide."),
+				openaitest.CallTool("send_size_guide", `{"product": "trail-tee"}`),
+			}
+		}
+		return []openaitest.Action{openaitest.Text("For a 98 cm chest, take the M." + invented)}
+	})
+	ctx := newBrowser(t)
+	streamingText := widgetRoot + `.querySelector(".msg.agent.streaming .text")`
+
+	// The model's text streams in whole, invented price included.
+	err := chromedp.Do(ctx,
+		openWidget(ab.bundle),
+		typeAndSend("Which size of the Trail Tee fits a 98 cm chest?"),
+		poll(streamingText+` && `+streamingText+`.textContent.endsWith(`+jsString(invented)+`)`),
+	)
+	if err != nil {
+		t.Fatalf("the streamed answer never appeared: %v", err)
+	}
+	if got := eval[string](t, ctx, streamingText+`.textContent`); !strings.HasPrefix(got, "Let me pull up the size guide. For a 98 cm chest") {
+		t.Errorf("streamed text = %q, want both rounds of the model's text", got)
+	}
+	if tool := eval[string](t, ctx, widgetRoot+`.querySelector(".msg.agent.streaming .tool").textContent`); tool == "" {
+		t.Error("the send_size_guide call shows no summary while the answer streams")
+	}
+
+	// The replace frame swaps the text while the turn still streams.
+	gate.releaseBefore()
+	var corrected string
+	select {
+	case corrected = <-gate.replaced:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the turn sent no replace event")
+	}
+	if corrected != "Let me pull up the size guide. For a 98 cm chest, take the M." {
+		t.Errorf("replacement = %q, want the answer without the invented price", corrected)
+	}
+	if err := chromedp.Do(ctx, poll(streamingText+`.textContent === `+jsString(corrected))); err != nil {
+		t.Fatalf("the streamed text was not replaced: %v", err)
+	}
+	if n := eval[int](t, ctx, widgetRoot+`.querySelectorAll(".msg.agent").length`); n != 1 {
+		t.Errorf("%d agent bubbles after the replace, want the streaming one only", n)
+	}
+
+	// The size guide card and the stored reply follow.
+	gate.releaseAfter()
+	if err := chromedp.Do(ctx, poll(widgetRoot+`.querySelector(".msg.agent:not(.streaming) table")`)); err != nil {
+		t.Fatalf("the final answer never appeared: %v", err)
+	}
+	if got := eval[string](t, ctx, widgetRoot+`.querySelector(".msg.agent .text").textContent`); got != corrected {
+		t.Errorf("final text = %q, want the replacement %q", got, corrected)
+	}
+	if caption := eval[string](t, ctx, widgetRoot+`.querySelector(".msg.agent table caption").textContent`); caption != sizeGuideCard.Title {
+		t.Errorf("size guide caption = %q, want %q", caption, sizeGuideCard.Title)
+	}
+	if rows := eval[int](t, ctx, widgetRoot+`.querySelectorAll(".msg.agent table tbody tr").length`); rows != len(sizeGuideCard.Table.Rows) {
+		t.Errorf("size guide has %d rows, want %d", rows, len(sizeGuideCard.Table.Rows))
+	}
+}
+
+func TestBrowserWidgetShowsDiscountCard(t *testing.T) {
+	t.Parallel()
+	ab := setupAgent(t, allowDiscounts)
+	ab.fake.Chat(discountScript)
+	ctx := newBrowser(t)
+	card := widgetRoot + `.querySelector(".msg.agent:not(.streaming) .card-discount")`
+
+	err := chromedp.Do(ctx,
+		openWidget(ab.bundle),
+		typeAndSend("Can I get a discount on my first order?"),
+		poll(card),
+	)
+	if err != nil {
+		t.Fatalf("the discount card never appeared: %v", err)
+	}
+	title := eval[string](t, ctx, card+`.querySelector(".card-title").textContent`)
+	code := eval[string](t, ctx, card+`.querySelector(".discount-code code").textContent`)
+	percent := eval[string](t, ctx, card+`.querySelector(".discount-percent").textContent`)
+	if title != "Discount code" || !discountCode.MatchString(code) || percent != "10% off" {
+		t.Errorf("discount card shows title %q, code %q, percentage %q; want Discount code, a SAVE- code and 10%% off", title, code, percent)
+	}
+	if text := eval[string](t, ctx, card+`.querySelector(".card-text").textContent`); !strings.Contains(text, code) {
+		t.Errorf("card text = %q, want the tool's sentence naming %s", text, code)
+	}
+	if n := eval[int](t, ctx, card+`.querySelectorAll(".fields dt").length`); n != 0 {
+		t.Errorf("the card lists %d fields, want the code and percentage shown once, not again as fields", n)
+	}
 }

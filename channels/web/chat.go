@@ -414,15 +414,14 @@ func (p *chatPrinter) frame(f ServerFrame) {
 	}
 	switch f.Type {
 	case FrameDelta:
-		if p.streamed == nil {
-			p.streamed = map[int]bool{}
-		}
 		if !p.streamed[f.Turn] {
-			p.streamed[f.Turn] = true
+			p.markStreamed(f.Turn)
 			fmt.Fprint(p.out, "agent: ")
 		}
 		fmt.Fprint(p.out, f.Text)
 		p.midLine = true
+	case FrameReplace:
+		p.replace(f.Turn, f.Text)
 	case FrameCard:
 		p.endLine()
 		if f.Card != nil {
@@ -446,6 +445,25 @@ func (p *chatPrinter) frame(f ServerFrame) {
 		p.endLine()
 		fmt.Fprintf(p.out, "error (%s): %s\n", f.Code, f.ErrorMessage)
 	}
+}
+
+// replace prints the corrected text of a turn. Text streamed before it
+// stays on the screen, so a note marks the correction.
+func (p *chatPrinter) replace(turn int, text string) {
+	p.endLine()
+	if p.streamed[turn] {
+		fmt.Fprintln(p.out, "  [answer corrected]")
+	}
+	p.markStreamed(turn)
+	fmt.Fprint(p.out, "agent: ", text)
+	p.midLine = true
+}
+
+func (p *chatPrinter) markStreamed(turn int) {
+	if p.streamed == nil {
+		p.streamed = map[int]bool{}
+	}
+	p.streamed[turn] = true
 }
 
 // message prints a stored message, leaving out the text and cards that
@@ -481,12 +499,24 @@ func (p *chatPrinter) endLine() {
 }
 
 // writeCard prints a card as plain text: a size guide as an aligned table,
-// products as a list, other cards as their fields and link.
+// products as a list, a discount's code and percentage on a line of their
+// own, other cards as their fields and link.
 func writeCard(out io.Writer, c salesagent.Card) {
 	if c.Title != "" {
 		fmt.Fprintf(out, "  [%s] %s\n", c.Type, c.Title)
 	} else {
 		fmt.Fprintf(out, "  [%s]\n", c.Type)
+	}
+	fields := c.Fields
+	if c.Type == salesagent.CardDiscount {
+		var code, percent string
+		code, percent, fields = discountTerms(c.Fields)
+		switch {
+		case code != "" && percent != "":
+			fmt.Fprintf(out, "    %s (%s off)\n", code, percent)
+		case code != "":
+			fmt.Fprintf(out, "    %s\n", code)
+		}
 	}
 	if c.Table != nil {
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -509,12 +539,33 @@ func writeCard(out io.Writer, c salesagent.Card) {
 	if c.Text != "" {
 		fmt.Fprintf(out, "    %s\n", c.Text)
 	}
-	for _, field := range c.Fields {
+	for _, field := range fields {
 		fmt.Fprintf(out, "    %s: %s\n", field.Label, field.Value)
 	}
 	if c.URL != "" {
 		fmt.Fprintf(out, "    %s\n", c.URL)
 	}
+}
+
+// discountTerms picks a discount card's code and percentage out of its
+// fields, which the apply_discount tool labels "Code" and "Discount", and
+// returns the other fields. Without a code field, all fields are returned
+// as the other fields.
+func discountTerms(fields []salesagent.Field) (code, percent string, rest []salesagent.Field) {
+	for _, f := range fields {
+		switch {
+		case code == "" && strings.EqualFold(f.Label, "code"):
+			code = f.Value
+		case percent == "" && strings.EqualFold(f.Label, "discount"):
+			percent = f.Value
+		default:
+			rest = append(rest, f)
+		}
+	}
+	if code == "" {
+		return "", "", fields
+	}
+	return code, percent, rest
 }
 
 // ParseCart parses a cart given on the command line as SKU:QTY pairs

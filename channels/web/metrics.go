@@ -20,7 +20,7 @@ type metrics struct {
 // cannot grow the label set.
 var knownFrameTypes = map[string]bool{
 	FrameHello: true, FrameMessage: true, FrameWelcome: true, FrameAck: true,
-	FrameDelta: true, FrameCard: true, FrameTool: true, FrameHandoff: true,
+	FrameDelta: true, FrameReplace: true, FrameCard: true, FrameTool: true, FrameHandoff: true,
 	FrameError: true, "invalid": true, "too_large": true, "flood": true,
 }
 

@@ -24,6 +24,7 @@ const (
 	FrameWelcome = "welcome"
 	FrameAck     = "ack"
 	FrameDelta   = "delta"
+	FrameReplace = "replace"
 	FrameCard    = "card"
 	FrameTool    = "tool"
 	FrameHandoff = "handoff"
@@ -101,6 +102,17 @@ type DeltaFrame struct {
 	Text string `json:"text"`
 }
 
+// ReplaceFrame carries the whole reply text of a turn so far, in place of
+// the text of every delta frame of the turn before it. The server sends it
+// when the agent corrects a reply it has streamed: the grounding guard
+// removed unsupported claims, or the offline agent answered after the LLM
+// failed mid-stream. Deltas after it append to Text.
+type ReplaceFrame struct {
+	Type string `json:"type"`
+	Turn int    `json:"turn"`
+	Text string `json:"text"`
+}
+
 // CardFrame carries a card shown beside the reply of a turn.
 type CardFrame struct {
 	Type string          `json:"type"`
@@ -170,7 +182,7 @@ type ServerFrame struct {
 	Seq       int    `json:"seq,omitempty"`
 	Duplicate bool   `json:"duplicate,omitempty"`
 
-	// delta, card, tool, handoff, message
+	// delta, replace, card, tool, handoff, message
 	Turn    int                 `json:"turn,omitempty"`
 	Text    string              `json:"text,omitempty"`
 	Card    *salesagent.Card    `json:"card,omitempty"`

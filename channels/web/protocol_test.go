@@ -94,6 +94,7 @@ func TestFramesRoundTrip(t *testing.T) {
 	frames := []any{
 		AckFrame{Type: FrameAck, ClientID: "c1", Seq: 7},
 		DeltaFrame{Type: FrameDelta, Turn: 7, Text: "Hel"},
+		ReplaceFrame{Type: FrameReplace, Turn: 7, Text: "Hello"},
 		ToolFrame{Type: FrameTool, Turn: 7, Name: "search_products", OK: false, Summary: "no match"},
 		HandoffFrame{Type: FrameHandoff, Turn: 7, Reason: "refund request"},
 		CardFrame{Type: FrameCard, Turn: 7, Card: sizeGuideCard},

@@ -401,6 +401,8 @@ func (e *emitter) Emit(ctx context.Context, event agent.StreamEvent) error {
 	switch event.Type {
 	case agent.StreamDelta:
 		e.sock.send(FrameDelta, DeltaFrame{Type: FrameDelta, Turn: e.turn, Text: event.Text})
+	case agent.StreamReplace:
+		e.sock.send(FrameReplace, ReplaceFrame{Type: FrameReplace, Turn: e.turn, Text: event.Text})
 	case agent.StreamCard:
 		if event.Card != nil {
 			e.sock.send(FrameCard, CardFrame{Type: FrameCard, Turn: e.turn, Card: *event.Card})
