@@ -371,7 +371,7 @@ type Profile struct {
 type Consent struct {
 	// OptedOut is set when the shopper asked to stop proactive messages.
 	OptedOut bool `json:"opted_out"`
-	// Channel is where the shopper made the choice, such as "whatsapp".
+	// Channel is the channel on which the shopper chose, such as "whatsapp".
 	Channel string `json:"channel"`
 	// Keyword is the message that recorded the choice, such as "STOP".
 	Keyword string    `json:"keyword,omitempty"`

@@ -19,7 +19,9 @@ CREATE TABLE whatsapp_inbound (
     conversation_id bigint NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     message_seq     integer,
     type            text NOT NULL,
-    -- intent is the id of the tapped reply button or list row, if any.
+    -- intent is the id of the tapped reply button or list row, or what the
+    -- channel made of the message: opt_out for STOP, opt_in for START, or
+    -- attachment for something without text that the agent cannot read.
     intent          text NOT NULL DEFAULT '',
     -- product_handle is the product a tapped button or row was about.
     product_handle  text NOT NULL DEFAULT '',

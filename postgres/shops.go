@@ -60,6 +60,21 @@ func (db *DB) EnsureShop(ctx context.Context, slug, name string) (shop *salesage
 	return shop, false, err
 }
 
+// DeleteShop deletes the shop and, through the schema's ON DELETE CASCADE
+// foreign keys, every row it owns: catalog, chunks, embeddings,
+// conversations, customers and events. It returns a not-found error when
+// no shop has the id.
+func (db *DB) DeleteShop(ctx context.Context, id int64) error {
+	tag, err := db.Pool.Exec(ctx, `DELETE FROM shops WHERE id = $1`, id)
+	if err != nil {
+		return translate(err, fmt.Sprintf("shop %d", id))
+	}
+	if tag.RowsAffected() == 0 {
+		return salesagent.Errorf(salesagent.ENOTFOUND, "shop %d not found", id)
+	}
+	return nil
+}
+
 // ShopBySlug returns the shop with the given slug.
 func (db *DB) ShopBySlug(ctx context.Context, slug string) (*salesagent.Shop, error) {
 	shop, err := scanShop(db.Pool.QueryRow(ctx, `SELECT `+shopColumns+` FROM shops WHERE slug = $1`, slug))

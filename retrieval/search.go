@@ -341,9 +341,9 @@ func nearestHits(ctx context.Context, tx pgx.Tx, shopID int64, q Query, e Embedd
 		return nil, nil
 	}
 
-	exact := candidates <= exactAlways || (candidates <= exactMax && float64(candidates) < exactShare*vectors)
+	exact := !UsesHNSW(candidates, vectors)
 	if !exact {
-		efSearch := min(max(2*depth, 100), 1000)
+		efSearch := EfSearch(depth)
 		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
 			strconv.Itoa(efSearch)); err != nil {
 			return nil, fmt.Errorf("configure HNSW search: %w", err)

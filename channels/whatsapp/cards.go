@@ -79,8 +79,8 @@ func tableLine(cells []string, widths []int) string {
 	return strings.TrimRight(b.String(), " ")
 }
 
-// cardBlock renders a card as WhatsApp text, leaving out what the reply's
-// text already says. It returns "" for a card with nothing to add, and for
+// cardBlock renders a card as WhatsApp text, leaving out text that the
+// reply already contains. It returns "" for a card with nothing to add, and for
 // a products card of several products, which goes out as a list message.
 func cardBlock(card salesagent.Card, replyText string, f *formatter) string {
 	var lines []string
@@ -96,8 +96,13 @@ func cardBlock(card salesagent.Card, replyText string, f *formatter) string {
 			return ""
 		}
 		lines = append(lines, emphasize("*", firstNonEmpty(card.Title, "Size guide")), renderTable(card.Table.Columns, card.Table.Rows))
+		notes := len(lines)
 		addText(card.Table.Notes)
 		addText(card.Text)
+		if len(lines) > notes {
+			// A blank line sets the notes apart from the table.
+			lines[notes] = "\n" + lines[notes]
+		}
 	case salesagent.CardProducts:
 		if len(card.Products) != 1 {
 			return ""

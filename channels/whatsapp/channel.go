@@ -1,12 +1,17 @@
 // Package whatsapp is the WhatsApp channel on Meta's Cloud API. Each shop
 // gets a webhook at /webhooks/whatsapp/{shop}. The webhook checks Meta's
 // signature, stores each inbound message once and queues a River job for
-// the agent's turn, all in one transaction, and answers 200 without
+// the agent's turn, all in one transaction, and responds with 200 without
 // waiting for the agent. The turn job runs the same agent as the web
 // channel, turns its Markdown reply into WhatsApp messages, and queues one
 // send job per message. Send jobs respect the 24-hour customer service
-// window, the number's throughput and the shopper's opt-out, and retry
-// transient errors without ever sending a message twice.
+// window, the number's throughput and the shopper's opt-out. They retry
+// transient errors, and a retry sends nothing once Meta's message id is
+// recorded for the message.
+//
+// NOTE: when a request times out after Meta accepted it, the retry sends
+// the message again unless the "sent" status webhook, which carries the
+// message's row id in biz_opaque_callback_data, arrived first.
 package whatsapp
 
 import (
@@ -27,7 +32,7 @@ import (
 
 // TurnRunner runs the agent's turn for a shopper message that the channel
 // has already stored. It streams the turn's output to out, stores the
-// agent's reply and returns it; a zero Message means no reply, as when an
+// agent's reply and returns it. A zero Message means no reply, as while an
 // operator holds the conversation. *agent.Service implements it.
 type TurnRunner interface {
 	HandleMessage(ctx context.Context, shop *salesagent.Shop, conv *salesagent.Conversation, msg salesagent.Message, page agent.PageContext, out agent.Emitter) (salesagent.Message, error)
@@ -95,7 +100,7 @@ type Config struct {
 	StaleTurnAfter time.Duration
 
 	// SendAttempts is how many times a send that failed with a network
-	// error or a 5xx answer is tried before it is recorded as failed.
+	// error or a 5xx response is tried before it is recorded as failed.
 	// Defaults to 20, which spans about two hours with the default
 	// back-off.
 	SendAttempts int
@@ -118,6 +123,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
@@ -133,6 +139,7 @@ func (c *Config) setDefaults() {
 	if c.StaleTurnAfter <= 0 {
 		c.StaleTurnAfter = time.Hour
 	}
+
 	if c.SendAttempts <= 0 {
 		c.SendAttempts = 20
 	}
@@ -148,6 +155,7 @@ func (c *Config) setDefaults() {
 	if c.OrderWait <= 0 {
 		c.OrderWait = time.Second
 	}
+
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -82,6 +83,18 @@ func (s Sender) String() string { return "number " + s.PhoneNumberID }
 
 // GoString is String, so that %#v hides the token too.
 func (s Sender) GoString() string { return s.String() }
+
+// LogValue logs the number and hides the token.
+func (s Sender) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("phone_number_id", s.PhoneNumberID), slog.String("access_token", secretState(s.AccessToken)))
+}
+
+func secretState(secret string) string {
+	if secret == "" {
+		return "missing"
+	}
+	return "set"
+}
 
 // Message is the body of a POST /{version}/{phone-number-id}/messages
 // request, in the Cloud API's field names.
@@ -184,7 +197,7 @@ type TemplateParameter struct {
 	Text string `json:"text"`
 }
 
-// SendResult is the Cloud API's answer to a sent message.
+// SendResult is the Cloud API's response to a sent message.
 type SendResult struct {
 	MessagingProduct string `json:"messaging_product"`
 	Contacts         []struct {
@@ -271,9 +284,9 @@ func parseAPIError(status int, body []byte) *APIError {
 	return &APIError{HTTPStatus: status, Message: text}
 }
 
-// Send posts msg from the sender's number and returns Meta's answer. A
-// Graph API error is returned as *APIError; a network error or timeout is
-// returned wrapped, and may mean that Meta received the message or not.
+// Send posts msg from the sender's number and returns Meta's response. A
+// Graph API error is returned as *APIError. A network error or timeout is
+// returned wrapped, and leaves open whether Meta received the message.
 func (c *Client) Send(ctx context.Context, from Sender, msg *Message) (*SendResult, error) {
 	if from.PhoneNumberID == "" || from.AccessToken == "" {
 		return nil, errors.New("send whatsapp message: the shop's phone number id or access token is missing")

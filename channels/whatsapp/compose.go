@@ -19,8 +19,8 @@ const (
 	maxInteractiveIDSize = 200
 )
 
-// replyPlan is what a reply becomes on WhatsApp, with what the turn knows
-// beyond the stored message.
+// replyPlan is the input that turns a stored reply into WhatsApp messages:
+// the reply and the facts of its turn that the message lacks.
 type replyPlan struct {
 	to    string
 	reply salesagent.Message
@@ -30,9 +30,9 @@ type replyPlan struct {
 	// offerPerson adds a "Talk to a person" button or row, as where the
 	// agent could not help. A size guide button gets one too.
 	offerPerson bool
-	// personAsked rules out the person button, because a person has been
+	// personRequested rules out the person button, because a person has been
 	// asked to join already.
-	personAsked bool
+	personRequested bool
 	// publicURL makes relative links absolute.
 	publicURL string
 }
@@ -43,7 +43,11 @@ type replyPlan struct {
 // buttons on the last text.
 func compose(p replyPlan) []*Message {
 	f := &formatter{base: strings.TrimRight(p.publicURL, "/")}
-	blocks := markdownBlocks(p.reply.Body, p.publicURL)
+	body := p.reply.Body
+	for _, card := range p.reply.Cards {
+		body = absolutePaths(body, card.URL, f)
+	}
+	blocks := markdownBlocks(body, p.publicURL)
 	replyText := strings.Join(blocks, "\n\n") + "\n" + p.reply.Body
 	var products []salesagent.ProductTile
 	for _, card := range p.reply.Cards {
@@ -60,7 +64,7 @@ func compose(p replyPlan) []*Message {
 		messages = append(messages, textMessage(p.to, text))
 	}
 	if len(products) > 1 {
-		return append(messages, productList(p.to, products, p.offerPerson && !p.personAsked))
+		return append(messages, productList(p.to, products, p.offerPerson && !p.personRequested))
 	}
 
 	buttons := replyButtons(p)
@@ -84,7 +88,7 @@ func replyButtons(p replyPlan) []ButtonReply {
 			buttons = append(buttons, ButtonReply{ID: id, Title: titleSizeGuide})
 		}
 	}
-	if !p.personAsked && (p.offerPerson || len(buttons) > 0) {
+	if !p.personRequested && (p.offerPerson || len(buttons) > 0) {
 		buttons = append(buttons, ButtonReply{ID: intentPerson, Title: titlePerson})
 	}
 	return buttons[:min(len(buttons), maxButtons)]
@@ -114,6 +118,31 @@ func productList(to string, products []salesagent.ProductTile, offerPerson bool)
 		sections = append(sections, Section{Title: "Other", Rows: []Row{{ID: intentPerson, Title: titlePerson}}})
 	}
 	return listMessage(to, "Choose a product to see its details.", clip("See products", maxListButtonTitle), sections)
+}
+
+// absolutePaths makes each occurrence of the relative URL path in text
+// absolute, as the restore link of a saved cart that the agent wrote into
+// its reply. Occurrences inside a longer URL are left alone.
+func absolutePaths(text, path string, f *formatter) string {
+	absolute := f.absolute(path)
+	if absolute == path {
+		return text
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(text, path)
+		if i < 0 {
+			b.WriteString(text)
+			return b.String()
+		}
+		b.WriteString(text[:i])
+		if i == 0 || strings.ContainsRune(" \n\t(\"'<:", rune(text[i-1])) {
+			b.WriteString(absolute)
+		} else {
+			b.WriteString(path)
+		}
+		text = text[i+len(path):]
+	}
 }
 
 // hasSizes reports whether any variant of the product has a size option.

@@ -59,7 +59,7 @@ func (b *bundle) exchange(t *testing.T, body []byte) []Message {
 func TestDemoConversation(t *testing.T) {
 	b := setupDemo(t)
 
-	// A search gets a grounded answer and a list to choose a product.
+	// A search gets a grounded reply and a list to choose a product.
 	sent := b.exchange(t, textCapture(t, "Show me fleece jackets"))
 	if got := bodyText(sent[0]); !strings.Contains(got, "Harbor High-Pile Fleece Jacket") || !strings.Contains(got, "$119.00") {
 		t.Errorf("search answer = %q, want the fleece jacket with its price", got)
@@ -73,7 +73,7 @@ func TestDemoConversation(t *testing.T) {
 		t.Fatalf("list rows %+v lack the Harbor fleece", list.Interactive.Action.Sections)
 	}
 
-	// Choosing it from the list puts the product in focus, and the answer
+	// Choosing it from the list puts the product in focus, and the reply
 	// offers its size guide and a person.
 	sent = b.exchange(t, tapCapture(t, "callback_selection.json", "callback", "list_reply", row.ID, row.Title))
 	buttons := sent[len(sent)-1]

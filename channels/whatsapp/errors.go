@@ -32,7 +32,7 @@ const (
 	codeTemplateUnavailable = -6
 )
 
-// outcome is what the send worker does after a failed send.
+// outcome is the send worker's next step after a failed send.
 type outcome int
 
 const (
@@ -52,8 +52,8 @@ const (
 	outcomeFail
 )
 
-// classify decides what to do about err from Client.Send. Network errors
-// and 5xx answers are retried, because Meta did not take the message or
+// classify picks the next step after err from Client.Send. Network errors
+// and 5xx responses are retried, because Meta did not take the message or
 // may not have.
 func classify(err error) outcome {
 	var apiErr *APIError
@@ -79,8 +79,8 @@ func classify(err error) outcome {
 	return outcomeFail
 }
 
-// failureHint explains a failure code to the operator and says what to do,
-// or returns "" when Meta's own title says enough.
+// failureHint explains a failure code to the operator with the next step,
+// or returns "" when Meta's own title is explanation enough.
 func failureHint(code int) string {
 	switch code {
 	case codeReengagement, codeReengagementLegacy, codeOutsideWindow:

@@ -17,11 +17,11 @@ type graphRequest struct {
 	PhoneNumberID string
 	Token         string
 	Message       Message
-	// WAMID is the id answered, or "" when the request failed.
+	// WAMID is the id in the response, or "" when the request failed.
 	WAMID string
 }
 
-// scriptedAnswer is an answer the fake gives instead of a success.
+// scriptedAnswer is a response the fake returns instead of a success.
 type scriptedAnswer struct {
 	status int
 	body   string
@@ -29,7 +29,7 @@ type scriptedAnswer struct {
 
 // fakeGraph is a Graph API that speaks the Cloud API's wire format for
 // POST /v21.0/{phone-number-id}/messages. It checks the limits WhatsApp
-// puts on messages and answers with Meta's error body when one is broken.
+// puts on messages and responds with Meta's error body when one is broken.
 type fakeGraph struct {
 	server *httptest.Server
 
@@ -48,7 +48,7 @@ func newFakeGraph(t *testing.T) *fakeGraph {
 	return g
 }
 
-// fail makes the next sends answer status with body, in order.
+// fail makes the next sends respond with status and body, in order.
 func (g *fakeGraph) fail(status int, body string, times int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -192,7 +192,7 @@ func (g *fakeGraph) all() []graphRequest {
 	return append([]graphRequest(nil), g.requests...)
 }
 
-// bodyText returns the text a shopper sees of a sent message.
+// bodyText returns the text that a sent message shows the shopper.
 func bodyText(m Message) string {
 	switch {
 	case m.Text != nil:

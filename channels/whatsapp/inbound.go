@@ -29,7 +29,7 @@ const (
 	// EventOptedOut and EventOptedIn record a shopper's STOP and START.
 	EventOptedOut = "opted_out"
 	EventOptedIn  = "opted_in"
-	// EventTurnFailed records a message the agent could not answer.
+	// EventTurnFailed records a message the agent failed to reply to.
 	EventTurnFailed = "whatsapp_turn_failed"
 )
 
@@ -149,7 +149,7 @@ func (c *Channel) storeInbound(ctx context.Context, tx pgx.Tx, jobs JobInserter,
 	}
 
 	if in.Kind == kindReaction {
-		// A reaction is recorded, and the agent does not answer it.
+		// A reaction is recorded, and the agent does not reply to it.
 		data, _ := json.Marshal(in.Data)
 		return true, postgres.InsertEvents(ctx, tx, shop.ID, &customer.ID, []salesagent.Event{{
 			ShopID: shop.ID, ConversationID: &conv.ID, Type: EventReaction, Data: data,
@@ -292,12 +292,12 @@ func (c *Channel) recordFailure(ctx context.Context, tx pgx.Tx, shopID int64, ro
 
 // failureText is the system message for a failed outbound message.
 func failureText(row *outboundRow, f failure) string {
-	what := "A WhatsApp message to the shopper"
+	subject := "A WhatsApp message to the shopper"
 	if row.Kind == outTemplate {
-		what = "The WhatsApp template " + templateName(row.Payload)
+		subject = "The WhatsApp template " + templateName(row.Payload)
 	}
 	var b strings.Builder
-	b.WriteString(what + " was not delivered")
+	b.WriteString(subject + " was not delivered")
 	switch {
 	case f.Code > 0 && f.Title != "":
 		fmt.Fprintf(&b, " (error %d: %s)", f.Code, f.Title)

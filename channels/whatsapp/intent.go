@@ -9,9 +9,9 @@ import (
 // Ids of the reply buttons and list rows the channel sends. A tapped one
 // comes back as the inbound message's intent.
 const (
-	// intentPerson asks for a person.
+	// intentPerson requests a person.
 	intentPerson = "person"
-	// intentSizeGuidePrefix, followed by a product handle, asks for the
+	// intentSizeGuidePrefix, followed by a product handle, requests the
 	// product's size guide.
 	intentSizeGuidePrefix = "size_guide:"
 	// intentProductPrefix, followed by a product handle, chooses a product
@@ -38,8 +38,8 @@ func productOfIntent(intent string) string {
 }
 
 // intentText returns what the agent reads for a tapped button or list row:
-// a plain request, because a 20-character title such as "Size guide" says
-// little on its own. product is the product the intent names, if found.
+// a plain request, because a 20-character title such as "Size guide" is
+// unclear on its own. product is the product the intent names, if found.
 // Other messages keep the shopper's text.
 func intentText(intent, text string, product *salesagent.Product) string {
 	switch {

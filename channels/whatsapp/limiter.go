@@ -15,8 +15,8 @@ const defaultMessagesPerSecond = 80
 // all shops on one number stay within its throughput.
 //
 // NOTE: each server process has its own buckets, so several processes
-// sharing a number may together exceed the limit. Meta then answers
-// 130429, and the send waits and tries again.
+// sharing a number may together exceed the limit. Meta then responds
+// with error 130429, and the send waits and tries again.
 type limiters struct {
 	mu      sync.Mutex
 	byPhone map[string]*rate.Limiter

@@ -151,8 +151,8 @@ type inbound struct {
 	From   string
 	Kind   string
 	SentAt time.Time
-	// Text is what the shopper wrote or tapped: the body, the caption, or
-	// the title of a button or list row. It is "" for attachments without
+	// Text is the shopper's text: the body, the caption, or the title of
+	// a tapped button or list row. It is "" for attachments without
 	// a caption.
 	Text string
 	// Intent is the id of a tapped button or list row.
@@ -170,8 +170,8 @@ func (e errUnknownType) Error() string {
 	return fmt.Sprintf("whatsapp message type %q is not handled", e.kind)
 }
 
-// decodeMessage decodes and reduces one inbound message. now stands in for
-// a missing or future timestamp.
+// decodeMessage decodes and reduces one inbound message. now replaces a
+// missing or future timestamp.
 func decodeMessage(raw json.RawMessage, now time.Time) (inbound, error) {
 	var m wireMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
@@ -210,7 +210,26 @@ func decodeMessage(raw json.RawMessage, now time.Time) (inbound, error) {
 		in.Text = strings.TrimSpace(media.Caption)
 		in.Card = mediaCard(m.Type, media)
 	}
+	in.clean()
 	return in, nil
+}
+
+// clean removes NUL characters, which PostgreSQL's text and jsonb types
+// reject, so that they cannot fail the notification the message came in.
+func (in *inbound) clean() {
+	strip := func(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+	in.WAMID, in.From, in.Text, in.Intent = strip(in.WAMID), strip(in.From), strip(in.Text), strip(in.Intent)
+	if in.Card != nil {
+		in.Card.Title, in.Card.Text, in.Card.URL = strip(in.Card.Title), strip(in.Card.Text), strip(in.Card.URL)
+		for i := range in.Card.Fields {
+			in.Card.Fields[i].Value = strip(in.Card.Fields[i].Value)
+		}
+	}
+	for k, v := range in.Data {
+		if s, ok := v.(string); ok {
+			in.Data[k] = strip(s)
+		}
+	}
 }
 
 // media returns the attachment of a media message, or nil.

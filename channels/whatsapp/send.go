@@ -94,6 +94,7 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	}
 	s, err := settings(shop)
 	if err != nil {
+		c.log.ErrorContext(ctx, "whatsapp message not sent: the shop's settings are incomplete", "shop_id", shop.ID, "outbound_id", row.ID, "error", err)
 		return c.fail(ctx, shop.ID, row, failure{Code: codeNotConfigured, Title: "WhatsApp is not set up for the shop", Detail: err.Error()}, "")
 	}
 	if ok, err := c.mayDeliver(ctx, jobs, shop, s, row); !ok || err != nil {
@@ -112,6 +113,7 @@ func (c *Channel) mayDeliver(ctx context.Context, jobs JobInserter, shop *salesa
 			return false, err
 		}
 		if optedOut(customer) {
+			c.log.InfoContext(ctx, "whatsapp template not sent: the shopper opted out", "shop_id", shop.ID, "outbound_id", row.ID)
 			return false, c.fail(ctx, shop.ID, row, failure{Code: codeOptedOut, Title: "the shopper opted out of proactive messages"}, "")
 		}
 		return true, nil
@@ -128,8 +130,8 @@ func (c *Channel) mayDeliver(ctx context.Context, jobs JobInserter, shop *salesa
 }
 
 // send posts the message and records the outcome. Throttling waits and
-// tries again without using up an attempt; network errors and 5xx answers
-// are retried until the last attempt, then recorded as failed.
+// tries again without using up an attempt. Network errors and 5xx
+// responses are retried until the last attempt, then recorded as failed.
 func (c *Channel) send(ctx context.Context, jobs JobInserter, job *river.Job[SendArgs], shop *salesagent.Shop, s *salesagent.WhatsAppSettings, row *outboundRow) error {
 	logger := c.log.With("shop_id", shop.ID, "conversation_id", row.ConversationID, "outbound_id", row.ID, "kind", row.Kind)
 	if err := c.limiters.wait(ctx, s.PhoneNumberID, s.MessagesPerSecond); err != nil {
@@ -144,7 +146,11 @@ func (c *Channel) send(ctx context.Context, jobs JobInserter, job *river.Job[Sen
 	result, err := c.cfg.Client.Send(ctx, Sender{PhoneNumberID: s.PhoneNumberID, AccessToken: s.AccessToken}, &msg)
 	if err == nil {
 		logger.InfoContext(ctx, "whatsapp message sent", "attempt", job.Attempt)
-		return c.recordSent(ctx, shop.ID, row, result.MessageID())
+		// The message is out, so recording it must not be cut short by
+		// the job's deadline.
+		recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalWorkTimeout)
+		defer cancel()
+		return c.recordSent(recordCtx, shop.ID, row, result.MessageID())
 	}
 
 	f := failureOf(err)
@@ -202,7 +208,7 @@ func (c *Channel) recordSent(ctx context.Context, shopID int64, row *outboundRow
 // windowClosed fails the unsent free-form messages of a reply that can no
 // longer be delivered, and queues the shop's template in their place,
 // unless the shop has none or the shopper sent STOP. One system message
-// says what happened.
+// records the outcome.
 func (c *Channel) windowClosed(ctx context.Context, jobs JobInserter, shop *salesagent.Shop, s *salesagent.WhatsAppSettings, row *outboundRow, f failure) error {
 	customer, err := c.customer(ctx, shop.ID, row.CustomerID)
 	if err != nil {

@@ -70,8 +70,6 @@ type options struct {
 func setup(t *testing.T, opts options) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	base := pgtest.DB(t)
-	_ = base
 
 	// A pool of its own gives the concurrent webhooks of a test enough
 	// connections.
@@ -279,7 +277,7 @@ func inboundCapture(t *testing.T, file, key, text string, at time.Time) []byte {
 	return raw
 }
 
-// textMessage returns the captured text message with text as its body,
+// textCapture returns the captured text message with text as its body,
 // sent now.
 func textCapture(t *testing.T, text string) []byte {
 	t.Helper()
@@ -404,7 +402,12 @@ func (f *fakeAgent) HandleMessage(ctx context.Context, shop *salesagent.Shop, co
 }
 
 func (f *fakeAgent) callCount() int {
+	return len(f.snapshot())
+}
+
+// snapshot returns the shopper messages of the turns run so far.
+func (f *fakeAgent) snapshot() []salesagent.Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.calls)
+	return append([]salesagent.Message(nil), f.calls...)
 }

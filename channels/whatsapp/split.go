@@ -22,63 +22,71 @@ func textLength(s string) int {
 }
 
 // packBlocks joins blocks with blank lines into as few messages as fit
-// within limit characters each. A block longer than limit is cut at
-// sentence ends, then at spaces, and only as a last resort inside a word.
+// within limit characters each. A block that does not fit is cut at
+// sentence ends or line breaks, then at spaces, and only as a last resort
+// inside a word. Its first part fills the current message when at least a
+// quarter of the message is left.
 func packBlocks(blocks []string, limit int) []string {
 	var messages []string
-	var current strings.Builder
+	current := ""
 	flush := func() {
-		if text := strings.TrimSpace(current.String()); text != "" {
+		if text := strings.TrimSpace(current); text != "" {
 			messages = append(messages, text)
 		}
-		current.Reset()
+		current = ""
 	}
 	for _, block := range blocks {
-		pieces := []string{block}
-		if textLength(block) > limit {
-			pieces = splitLong(block, limit)
-		}
-		for _, piece := range pieces {
-			joined := piece
-			if current.Len() > 0 {
-				joined = current.String() + "\n\n" + piece
+		for block != "" {
+			sep := ""
+			if current != "" {
+				sep = "\n\n"
 			}
-			if textLength(joined) <= limit {
-				current.Reset()
-				current.WriteString(joined)
+			room := limit - textLength(current+sep)
+			if textLength(block) <= room {
+				current += sep + block
+				break
+			}
+			if current != "" && room < limit/4 {
+				flush()
 				continue
 			}
+			head, tail := cut(block, room)
+			if head == "" && current != "" {
+				flush()
+				continue
+			}
+			if head == "" {
+				// No space within a whole message: cut inside the word.
+				at := prefixWithin(block, room)
+				head, tail = block[:at], block[at:]
+			}
+			current += sep + head
 			flush()
-			current.WriteString(piece)
+			block = tail
 		}
 	}
 	flush()
 	return messages
 }
 
-// splitLong cuts text into pieces of at most limit characters, at the
-// last sentence end or line break that fits, else at the last space, else
-// at limit.
-func splitLong(text string, limit int) []string {
-	var pieces []string
-	for textLength(text) > limit {
-		cut := prefixWithin(text, limit)
-		at := lastSentenceEnd(text[:cut])
-		if at <= 0 {
-			at = strings.LastIndexFunc(text[:cut], unicode.IsSpace)
-		}
-		if at <= 0 {
-			at = cut
-		}
-		if piece := strings.TrimSpace(text[:at]); piece != "" {
-			pieces = append(pieces, piece)
-		}
-		text = strings.TrimLeftFunc(text[at:], unicode.IsSpace)
+// cut returns the longest head of text within limit characters that ends
+// at a sentence end or line break, else at a space, and the rest. Both
+// are trimmed. head is "" when text has no such place within limit, and
+// text itself when it fits.
+func cut(text string, limit int) (head, tail string) {
+	text = strings.TrimSpace(text)
+	if textLength(text) <= limit {
+		return text, ""
 	}
-	if strings.TrimSpace(text) != "" {
-		pieces = append(pieces, strings.TrimSpace(text))
+	within := text[:prefixWithin(text, limit)]
+	at := lastSentenceEnd(within)
+	if at <= 0 {
+		at = strings.LastIndexFunc(within, unicode.IsSpace)
 	}
-	return pieces
+	if at <= 0 {
+		return "", text
+	}
+	return strings.TrimSpace(text[:at]), strings.TrimSpace(text[at:])
 }
 
 // prefixWithin returns the byte length of the longest prefix of s within

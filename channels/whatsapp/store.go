@@ -285,7 +285,8 @@ func recordSent(ctx context.Context, q postgres.Querier, id int64, wamid string)
 	return nil
 }
 
-// failure is why a message was not sent or delivered.
+// failure is the cause of a message not sent or not delivered, with
+// Meta's error code and title where Meta gave them.
 type failure struct {
 	Code   int
 	Title  string

@@ -97,7 +97,7 @@ func (c *Channel) runTurn(ctx context.Context, jobs JobInserter, shop *salesagen
 	}
 
 	// A reply stored by an earlier attempt that failed to queue it is
-	// queued as it is, so the agent does not answer twice.
+	// queued as it is, so the agent does not reply twice.
 	var handoff bool
 	reply, err := postgres.MessageReplyingTo(ctx, c.db.Pool, shop.ID, conv.ID, in.Seq, salesagent.RoleAgent)
 	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
@@ -213,7 +213,7 @@ func (c *Channel) plan(ctx context.Context, shop *salesagent.Shop, conv *salesag
 	// and the agent cannot read attachments.
 	ungrounded := len(reply.Citations) == 0 && len(reply.Cards) == 0
 	plan.offerPerson = in.Intent == intentAttachment || isAttachment(in.Kind) || ungrounded
-	plan.personAsked = handoff || hasCard(*reply, salesagent.CardHandoff) ||
+	plan.personRequested = handoff || hasCard(*reply, salesagent.CardHandoff) ||
 		conv.Status == salesagent.StatusEscalated || conv.Status == salesagent.StatusOperator
 	return plan, nil
 }
@@ -256,6 +256,9 @@ func (c *Channel) replyProduct(ctx context.Context, shopID int64, in *inboundRow
 // reply's id and each message's place, and queues a send job for each,
 // with the turn marked done, in one transaction. A repeated call finds
 // the keys and queues nothing twice.
+//
+// TODO: queue operator messages the same way once operators can write in
+// a console; only the agent's and the channel's own replies go out now.
 func (c *Channel) queueReply(ctx context.Context, jobs JobInserter, shop *salesagent.Shop, in *inboundRow, reply *salesagent.Message, messages []*Message) error {
 	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
 		for i, m := range messages {

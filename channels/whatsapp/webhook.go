@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -31,7 +33,7 @@ type webhook struct {
 	jobs JobInserter
 }
 
-// verify answers Meta's verification request, which the Meta App Dashboard
+// verify handles Meta's verification request, which the Meta App Dashboard
 // sends when the callback URL is saved: it echoes hub.challenge when
 // hub.mode is subscribe and hub.verify_token is the shop's verify token.
 func (h *webhook) verify(w http.ResponseWriter, r *http.Request) {
@@ -57,8 +59,8 @@ func (h *webhook) verify(w http.ResponseWriter, r *http.Request) {
 }
 
 // receive checks the signature of a webhook notification, stores its
-// messages and statuses in one transaction, and answers 200. The agent's
-// turns run later in River jobs, so Meta gets its answer fast.
+// messages and statuses in one transaction, and responds with 200. The
+// agent's turns run later in River jobs, so Meta gets its response fast.
 func (h *webhook) receive(w http.ResponseWriter, r *http.Request) {
 	shop, s, ok := h.shopSettings(w, r)
 	if !ok {
@@ -102,18 +104,19 @@ func (h *webhook) receive(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "storing the notification failed; it will be redelivered", http.StatusInternalServerError)
 		return
 	}
-	if counts.stored > 0 || counts.statuses > 0 {
-		h.ch.log.InfoContext(ctx, "whatsapp webhook stored", "shop_id", shop.ID,
-			"messages", counts.stored, "duplicates", counts.duplicates, "statuses", counts.statuses, "ignored", counts.ignored)
-	} else {
-		h.ch.log.DebugContext(ctx, "whatsapp webhook had nothing new", "shop_id", shop.ID,
-			"duplicates", counts.duplicates, "ignored", counts.ignored)
+	// Status notifications come up to three per message sent, so only new
+	// messages are logged at info.
+	level := slog.LevelDebug
+	if counts.stored > 0 {
+		level = slog.LevelInfo
 	}
+	h.ch.log.Log(ctx, level, "whatsapp webhook stored", "shop_id", shop.ID,
+		"messages", counts.stored, "duplicates", counts.duplicates, "statuses", counts.statuses, "ignored", counts.ignored)
 	w.WriteHeader(http.StatusOK)
 }
 
 // shopSettings returns the shop named in the path and its WhatsApp
-// settings, or answers 404 and reports false.
+// settings, or responds with 404 and reports false.
 func (h *webhook) shopSettings(w http.ResponseWriter, r *http.Request) (*salesagent.Shop, *salesagent.WhatsAppSettings, bool) {
 	slug := r.PathValue("shop")
 	shop, err := h.ch.db.ShopBySlug(r.Context(), slug)
@@ -151,9 +154,14 @@ func validSignature(body []byte, header, secret string) bool {
 	return hmac.Equal(got, mac.Sum(nil))
 }
 
+// truncate cuts s to at most n bytes on a rune boundary, ending with "…"
+// when cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

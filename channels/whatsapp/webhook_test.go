@@ -113,8 +113,8 @@ func TestWebhookAnswersBeforeTurn(t *testing.T) {
 
 	b.deliver(t, textCapture(t, "Is the rain jacket waterproof?"))
 
-	// The webhook has answered while the turn cannot have finished, as it
-	// waits for release.
+	// The webhook has responded while the turn cannot have finished,
+	// because the turn waits for release.
 	select {
 	case <-blocking.finished:
 		t.Fatal("the turn finished before the webhook answered")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/channels/web"
+	"github.com/salesagent/salesagent/channels/whatsapp"
 	"github.com/salesagent/salesagent/demo"
 )
 
@@ -26,7 +27,14 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 	service.Metrics = metrics
 	service.Brains = m.brains
 
-	jobs, err := newJobs(a.db, m, a.logger, true)
+	waClient, err := whatsapp.NewClient(a.cfg.WhatsApp)
+	if err != nil {
+		return fmt.Errorf("WhatsApp settings: %w", err)
+	}
+	wa := whatsapp.New(whatsapp.Config{DB: a.db, Turns: service, Client: waClient, Logger: a.logger, PublicURL: a.cfg.PublicURL})
+	waJobs := jobsPart{addWorkers: wa.AddWorkers, queues: whatsapp.Queues(0, 0)}
+
+	jobs, err := newJobs(a.db, m, a.logger, true, waJobs)
 	if err != nil {
 		return err
 	}
@@ -36,6 +44,7 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 	}
 	// Closers run last to first, so jobs stop after the channels.
 	a.closers = append(a.closers, func(ctx context.Context) { stopJobs(ctx, jobs, a.logger) })
+	wa.Register(mux, jobs)
 
 	webServer := web.New(web.Config{
 		DB:        a.db,

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/salesagent/salesagent/channels/whatsapp"
 )
 
 // DefaultDatabaseURL is the database that scripts/setup.sh creates.
@@ -24,6 +26,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	AutoMigrate     bool
 	Models          ModelConfig
+	WhatsApp        whatsapp.ClientConfig
 }
 
 // envOr returns the environment variable name, or fallback when unset.

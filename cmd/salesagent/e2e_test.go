@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/salesagent/salesagent"
@@ -24,8 +26,28 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// graphSends counts the messages the fake Graph API accepted.
+var graphSends atomic.Int64
+
+// fakeGraph stands in for Meta's Graph API, so no test sends to the real
+// one: it accepts every message send with a new message id.
+func fakeGraph(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/messages") {
+			http.Error(w, `{"error":{"message":"unknown path","type":"OAuthException","code":100}}`, http.StatusBadRequest)
+			return
+		}
+		n := graphSends.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"messaging_product":"whatsapp","contacts":[{"input":"x","wa_id":"x"}],"messages":[{"id":"wamid.fake-%d"}]}`, n)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // startServer runs the whole app, as salesagent serve builds it, on a
-// loopback port against the package's test database.
+// loopback port against the package's test database, with a fake Graph API.
 func startServer(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
@@ -34,6 +56,7 @@ func startServer(t *testing.T) string {
 		PublicURL:   "http://" + srv.Listener.Addr().String(),
 		AutoMigrate: true,
 	}
+	cfg.WhatsApp.BaseURL = fakeGraph(t)
 	app, err := newApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("newApp: %v", err)

@@ -55,7 +55,11 @@ type evalConfig struct {
 
 // runEval runs the scenarios against the agent serve would run: the LLM
 // that SALESAGENT_LLM_* names, or the offline agent when none is set.
+// salesagent eval retrieval scores search on judged files instead.
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "retrieval" {
+		return runEvalRetrieval(ctx, args[1:], stdout, stderr)
+	}
 	models, err := readModelConfig()
 	if err != nil {
 		return usageError{err.Error()}

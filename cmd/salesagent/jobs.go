@@ -14,19 +14,36 @@ import (
 	"github.com/salesagent/salesagent/retrieval"
 )
 
-// newJobs builds the River client with every worker the server runs.
-// Without queues the client only inserts jobs, as the commands that
-// enqueue work for a running server need.
-func newJobs(db *postgres.DB, m *models, logger *slog.Logger, work bool) (*river.Client[pgx.Tx], error) {
+// jobsPart is a part of the server that runs River jobs: it registers its
+// workers and names the queues they need.
+type jobsPart struct {
+	addWorkers func(*river.Workers) error
+	queues     map[string]river.QueueConfig
+}
+
+// newJobs builds the River client with the re-embedding worker and the
+// workers of parts. Without work the client only inserts jobs, as the
+// commands that enqueue work for a running server need.
+func newJobs(db *postgres.DB, m *models, logger *slog.Logger, work bool, parts ...jobsPart) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	if err := retrieval.AddWorkers(workers, db, m.embedders, logger); err != nil {
 		return nil, err
+	}
+	for _, part := range parts {
+		if err := part.addWorkers(workers); err != nil {
+			return nil, err
+		}
 	}
 	config := &river.Config{Workers: workers, Logger: logger.With("component", "jobs")}
 	if work {
 		config.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:     {MaxWorkers: 10},
 			retrieval.ReembedQueue: {MaxWorkers: 2},
+		}
+		for _, part := range parts {
+			for name, queue := range part.queues {
+				config.Queues[name] = queue
+			}
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(db.Pool), config)

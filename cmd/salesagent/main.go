@@ -8,6 +8,7 @@
 //	salesagent shop     show or change a shop's settings, such as allowed origins
 //	salesagent chat     talk to a running server as the widget does
 //	salesagent eval     run the conversation scenarios and print pass rates
+//	salesagent bench    measure load, idle connections and memory on loopback
 package main
 
 import (
@@ -30,6 +31,8 @@ Usage:
   salesagent shop    --shop SLUG [flags]  show or change a shop's settings
   salesagent chat    [flags]            talk to a running server
   salesagent eval    [flags]            run the conversation scenarios and print pass rates
+  salesagent eval retrieval FILE...     score search on judged product-search files
+  salesagent bench   load|sockets       measure load and idle connections on 127.0.0.1
   salesagent embedder --shop SLUG [--use NAME]  show or switch a shop's embedder
 
 Run "salesagent COMMAND -h" for a command's flags.
@@ -80,6 +83,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runShop(ctx, rest, stdout, stderr)
 	case "eval":
 		return runEval(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdin, stdout, stderr)
 	case "embedder":
 		return runEmbedder(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":

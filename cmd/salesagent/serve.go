@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
+
+	"github.com/salesagent/salesagent/channels/whatsapp"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -38,6 +41,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.Models, err = readModelConfig(); err != nil {
 		return usageError{err.Error()}
+	}
+	var env envReader
+	cfg.WhatsApp = whatsapp.ClientConfig{
+		BaseURL:    os.Getenv("SALESAGENT_WHATSAPP_GRAPH_URL"),
+		APIVersion: os.Getenv("SALESAGENT_WHATSAPP_API_VERSION"),
+		Timeout:    env.duration("SALESAGENT_WHATSAPP_TIMEOUT"),
+	}
+	if env.err != nil {
+		return usageError{env.err.Error()}
 	}
 
 	listener, err := net.Listen("tcp", cfg.Addr)

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +62,8 @@ func get(t *testing.T, url string) (int, string) {
 
 func TestServeLifecycle(t *testing.T) {
 	ingestPaths(t, "demo-serve", demoShopDir(t))
+	// Jobs left by other tests in this database must not reach Meta.
+	t.Setenv("SALESAGENT_WHATSAPP_GRAPH_URL", fakeGraph(t))
 	addr := freeAddr(t)
 	base := "http://" + addr
 
@@ -250,5 +256,85 @@ func TestShopCommandKeepsLLMKeySecret(t *testing.T) {
 	_, _, err = runCommand(t, "shop", "--database-url", pgtest.URL(t), "--shop", "shop-llm", "--llm-api-key-env", "NO_SUCH_VARIABLE_SET")
 	if err == nil || !strings.Contains(err.Error(), "NO_SUCH_VARIABLE_SET") {
 		t.Errorf("unset key variable: err = %v, want one naming it", err)
+	}
+}
+
+func TestWhatsAppWebhookThroughServe(t *testing.T) {
+	ingestPaths(t, "shop-wa", demoShopDir(t))
+	t.Setenv("WA_TOKEN", "token-value")
+	t.Setenv("WA_SECRET", "app-secret-value")
+	t.Setenv("WA_VERIFY", "verify-value")
+	_, stderr, err := runCommand(t, "shop", "--database-url", pgtest.URL(t), "--shop", "shop-wa",
+		"--whatsapp-phone-number-id", "1234567890", "--whatsapp-access-token-env", "WA_TOKEN",
+		"--whatsapp-app-secret-env", "WA_SECRET", "--whatsapp-verify-token-env", "WA_VERIFY")
+	if err != nil {
+		t.Fatalf("shop: %v\n%s", err, stderr)
+	}
+	server := startServer(t)
+
+	status, body := get(t, server+"/webhooks/whatsapp/shop-wa?hub.mode=subscribe&hub.verify_token=verify-value&hub.challenge=42")
+	if status != http.StatusOK || body != "42" {
+		t.Errorf("verification = %d %q, want 200 with the challenge", status, body)
+	}
+	if status, _ := get(t, server+"/webhooks/whatsapp/shop-wa?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=42"); status != http.StatusForbidden {
+		t.Errorf("verification with a wrong token = %d, want 403", status)
+	}
+
+	payload := `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{
+		"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550000000","phone_number_id":"1234567890"},
+		"contacts":[{"profile":{"name":"Ada"},"wa_id":"15551234567"}],
+		"messages":[{"from":"15551234567","id":"wamid.serve-test-1","timestamp":"` + strconv.FormatInt(time.Now().Unix(), 10) + `","type":"text","text":{"body":"How much is express shipping?"}}]}}]}]}`
+	post := func(signature string) int {
+		req, err := http.NewRequest(http.MethodPost, server+"/webhooks/whatsapp/shop-wa", strings.NewReader(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", signature)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := post("sha256=" + strings.Repeat("0", 64)); status != http.StatusUnauthorized {
+		t.Errorf("forged signature = %d, want 401", status)
+	}
+	before := graphSends.Load()
+	mac := hmac.New(sha256.New, []byte("app-secret-value"))
+	mac.Write([]byte(payload))
+	if status := post("sha256=" + hex.EncodeToString(mac.Sum(nil))); status != http.StatusOK {
+		t.Fatalf("signed webhook = %d, want 200", status)
+	}
+
+	var stored int
+	err = openDB(t).Pool.QueryRow(context.Background(), `SELECT count(*) FROM messages m JOIN shops s ON s.id = m.shop_id
+		WHERE s.slug = 'shop-wa' AND m.role = 'shopper' AND m.body = 'How much is express shipping?'`).Scan(&stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != 1 {
+		t.Errorf("stored %d shopper messages from the signed webhook, want 1", stored)
+	}
+
+	// The turn and the send run as jobs; the reply reaches the fake Graph API.
+	for deadline := time.Now().Add(15 * time.Second); graphSends.Load() == before && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if graphSends.Load() == before {
+		rows, err := openDB(t).Pool.Query(context.Background(), `SELECT kind, state::text, coalesce(errors::text, '') FROM river_job
+			UNION ALL SELECT 'outbound ' || kind, status, coalesce(error_code::text, '') || ' ' || coalesce(wamid, '') FROM whatsapp_outbound`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jobs []string
+		for rows.Next() {
+			var kind, state, errs string
+			_ = rows.Scan(&kind, &state, &errs)
+			jobs = append(jobs, kind+" "+state+" "+errs)
+		}
+		rows.Close()
+		t.Errorf("no reply was sent to the Graph API within 15s; jobs:\n%s", strings.Join(jobs, "\n"))
 	}
 }

@@ -26,6 +26,8 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var maxDiscount float64
 	var llmBaseURL, llmModel, llmProvider, llmKeyEnv string
 	var llmOff bool
+	var waPhone, waTokenEnv, waSecretEnv, waVerifyEnv, waTemplate, waTemplateLang string
+	var waOff bool
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg)
@@ -42,6 +44,13 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&llmModel, "llm-model", "", "set the shop's chat model (the deployment name on Azure)")
 	fs.StringVar(&llmProvider, "llm-provider", "", "set the shop's LLM provider: openai or azure")
 	fs.StringVar(&llmKeyEnv, "llm-api-key-env", "", "read the shop's LLM API key from this environment variable, so the key stays off the command line")
+	fs.StringVar(&waPhone, "whatsapp-phone-number-id", "", "connect the shop to this WhatsApp Cloud API phone number id")
+	fs.StringVar(&waTokenEnv, "whatsapp-access-token-env", "", "read the WhatsApp access token from this environment variable")
+	fs.StringVar(&waSecretEnv, "whatsapp-app-secret-env", "", "read the Meta app secret, which signs webhooks, from this environment variable")
+	fs.StringVar(&waVerifyEnv, "whatsapp-verify-token-env", "", "read the webhook verify token from this environment variable")
+	fs.StringVar(&waTemplate, "whatsapp-template", "", "approved template sent in place of a reply after the 24-hour window")
+	fs.StringVar(&waTemplateLang, "whatsapp-template-language", "en_US", "language code of --whatsapp-template")
+	fs.BoolVar(&waOff, "whatsapp-disable", false, "disconnect the shop from WhatsApp")
 	fs.BoolVar(&llmOff, "llm-disabled", false, "answer this shop's shoppers with the offline agent even when an LLM is configured")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: salesagent shop --shop SLUG [flags]   (without flags: print the shop's settings)")
@@ -100,6 +109,11 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		llm().APIKey = key
 		changed = true
 	}
+	if err := applyWhatsApp(fs, shop, waPhone, waTemplate, waTemplateLang, waOff, map[string]*string{
+		"whatsapp-access-token-env": &waTokenEnv, "whatsapp-app-secret-env": &waSecretEnv, "whatsapp-verify-token-env": &waVerifyEnv,
+	}, &changed); err != nil {
+		return err
+	}
 	for _, origin := range origins {
 		normalized, err := normalizeOrigin(origin)
 		if err != nil {
@@ -130,6 +144,57 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	return printShop(stdout, shop)
+}
+
+// applyWhatsApp changes the shop's WhatsApp settings from the flags that
+// were given. Secrets come from environment variables named by the *-env
+// flags, so they stay out of shell history.
+func applyWhatsApp(fs *flag.FlagSet, shop *salesagent.Shop, phone, template, language string, off bool, secretEnvs map[string]*string, changed *bool) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["whatsapp-disable"] && off {
+		shop.Settings.WhatsApp = nil
+		*changed = true
+		return nil
+	}
+	wa := shop.Settings.WhatsApp
+	if wa == nil {
+		wa = &salesagent.WhatsAppSettings{}
+	}
+	touched := false
+	if given["whatsapp-phone-number-id"] {
+		wa.PhoneNumberID, touched = phone, true
+	}
+	if given["whatsapp-template"] {
+		wa.Template, touched = &salesagent.WhatsAppTemplate{Name: template, Language: language}, true
+	}
+	for flagName, envName := range secretEnvs {
+		if !given[flagName] {
+			continue
+		}
+		value := os.Getenv(*envName)
+		if value == "" {
+			return usageError{fmt.Sprintf("invalid --%s %s: that environment variable is empty or unset", flagName, *envName)}
+		}
+		switch flagName {
+		case "whatsapp-access-token-env":
+			wa.AccessToken = value
+		case "whatsapp-app-secret-env":
+			wa.AppSecret = value
+		case "whatsapp-verify-token-env":
+			wa.VerifyToken = value
+		}
+		touched = true
+	}
+	if !touched {
+		return nil
+	}
+	if err := wa.Validate(); err != nil {
+		return usageError{fmt.Sprintf("invalid WhatsApp settings: %v", err)}
+	}
+	shop.Settings.WhatsApp = wa
+	*changed = true
+	return nil
 }
 
 // normalizeOrigin returns origin as scheme://host[:port], the form browsers
@@ -186,6 +251,9 @@ func printShop(w io.Writer, shop *salesagent.Shop) error {
 			"disabled": l.Disabled, "provider": l.Provider, "base_url": l.BaseURL,
 			"model": l.Model, "api_key_set": l.APIKey != "",
 		}
+	}
+	if wa := shop.Settings.WhatsApp; wa != nil {
+		public["whatsapp"] = wa.String()
 	}
 	settings, err := json.Marshal(public)
 	if err != nil {

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/postgres"
+	"github.com/salesagent/salesagent/retrieval"
+	"github.com/salesagent/salesagent/retrieval/ingest"
+)
+
+const benchUsage = `Usage: salesagent bench load|sockets [flags]
+
+  load      simulated shoppers over WebSockets against an in-process server
+            whose LLM is a local fake with a fixed time to first token
+  sockets   idle widget connections and the server's memory per connection
+
+Every run starts its own server on 127.0.0.1, loads a throwaway shop into
+the database of --database-url, and deletes that shop at the end.
+Run "salesagent bench load -h" for a mode's flags.
+`
+
+// runBench dispatches salesagent bench to its modes.
+func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, benchUsage)
+		return usageError{"missing bench mode: use load or sockets"}
+	}
+	switch args[0] {
+	case "load":
+		return runBenchLoad(ctx, args[1:], stdout, stderr)
+	case "sockets":
+		return runBenchSockets(ctx, args[1:], stdin, stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, benchUsage)
+		return nil
+	}
+	fmt.Fprint(stderr, benchUsage)
+	return usageError{fmt.Sprintf("unknown bench mode %q: use load or sockets", args[0])}
+}
+
+// benchLogLevel makes bench modes log warnings and errors only, unless
+// --log-level or SALESAGENT_LOG_LEVEL sets another level, because the
+// server logs a line per turn at info.
+func benchLogLevel() string {
+	return envOr("SALESAGENT_LOG_LEVEL", "warn")
+}
+
+// newBenchShop creates a throwaway shop with a random slug and, when
+// dataDir is set, loads the store files in it. The returned function
+// deletes the shop with everything the run stored in it.
+func newBenchShop(ctx context.Context, db *postgres.DB, dataDir string, logger *slog.Logger) (*salesagent.Shop, func(), error) {
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	slug := "bench-" + hex.EncodeToString(suffix)
+	shop, _, err := db.EnsureShop(ctx, slug, "Benchmark shop")
+	if err != nil {
+		return nil, nil, err
+	}
+	remove := func() {
+		// The run's context may be cancelled already; deletion still
+		// has to happen.
+		deleteCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		if err := db.DeleteShop(deleteCtx, shop.ID); err != nil {
+			logger.Error("delete benchmark shop failed; delete it by hand", "shop_slug", slug, "error", err)
+		}
+	}
+	if dataDir == "" {
+		return shop, remove, nil
+	}
+
+	batch, _, err := ingest.ParsePaths([]string{dataDir}, "", nil)
+	if err == nil {
+		indexer := retrieval.NewIndexer(db, retrieval.NewLocalEmbedder(), logger)
+		_, err = load(ctx, db, indexer, shop, batch, io.Discard)
+	}
+	if err != nil {
+		remove()
+		return nil, nil, fmt.Errorf("load %s into the benchmark shop: %w", dataDir, err)
+	}
+	return shop, remove, nil
+}
+
+// benchServer is the app as salesagent serve builds it, served on one or
+// more loopback ports.
+type benchServer struct {
+	app     *App
+	servers []*http.Server
+	// URLs are the roots of the listeners, such as http://127.0.0.1:41234.
+	URLs []string
+}
+
+// startBenchServer builds the app from cfg and serves it on listeners
+// free ports of 127.0.0.1.
+func startBenchServer(ctx context.Context, cfg Config, listeners int, logger *slog.Logger) (*benchServer, error) {
+	s := &benchServer{}
+	var sockets []net.Listener
+	for range max(listeners, 1) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			for _, open := range sockets {
+				open.Close()
+			}
+			return nil, fmt.Errorf("listen on 127.0.0.1: %w", err)
+		}
+		sockets = append(sockets, l)
+		s.URLs = append(s.URLs, "http://"+l.Addr().String())
+	}
+	cfg.PublicURL = s.URLs[0]
+	cfg.AutoMigrate = true
+	app, err := newApp(ctx, cfg, logger)
+	if err != nil {
+		for _, l := range sockets {
+			l.Close()
+		}
+		return nil, err
+	}
+	s.app = app
+	for _, l := range sockets {
+		server := &http.Server{Handler: app.handler, ReadHeaderTimeout: 10 * time.Second}
+		s.servers = append(s.servers, server)
+		go func() { _ = server.Serve(l) }()
+	}
+	return s, nil
+}
+
+// Close shuts the server down in the order serve does, under one
+// deadline.
+func (s *benchServer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := len(s.app.closers) - 1; i >= 0; i-- {
+		s.app.closers[i](ctx)
+	}
+	for _, server := range s.servers {
+		_ = server.Shutdown(ctx)
+	}
+	s.app.Close()
+}
+
+// startCPUProfile starts a CPU profile into path; the returned function
+// stops it. An empty path profiles nothing.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start CPU profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
+}
+
+// mebibytes converts bytes to MiB for reports.
+func mebibytes(b uint64) float64 {
+	return float64(b) / (1 << 20)
+}

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/salesagent/salesagent/agent"
+	"github.com/salesagent/salesagent/internal/bench"
+)
+
+// benchMessages is the shoppers' script: product, sizing and policy
+// questions of the kinds the demo shop answers.
+var benchMessages = []string{
+	"Do you have a waterproof rain jacket for hiking?",
+	"What size should I get if I am 180 cm tall?",
+	"How much does shipping cost?",
+	"Is the merino crew warm enough for skiing?",
+	"What is your return policy?",
+	"Which trail shoes are good for wet rocks?",
+	"Do you ship internationally?",
+	"I need warm fleece joggers for the cabin",
+}
+
+// benchLoadConfig holds the flags of salesagent bench load.
+type benchLoadConfig struct {
+	Config
+	Load       bench.LoadConfig
+	Fake       bench.FakeLLMConfig
+	ShopData   string
+	JSON       bool
+	CPUProfile string
+}
+
+func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, error) {
+	var cfg benchLoadConfig
+	fs := flag.NewFlagSet("bench load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addCommonFlags(fs, &cfg.Config)
+	_ = fs.Set("log-level", benchLogLevel())
+	fs.IntVar(&cfg.Load.Conversations, "conversations", 100, "number of simulated shoppers, each on its own WebSocket")
+	fs.IntVar(&cfg.Load.Turns, "turns", 3, "messages each shopper sends, each after the reply to the last")
+	fs.DurationVar(&cfg.Load.Ramp, "ramp", 10*time.Second, "time over which the shoppers' starts are spread evenly")
+	fs.DurationVar(&cfg.Load.Duration, "duration", 3*time.Minute, "cap on the whole run; turns still waiting then are counted as cut")
+	fs.DurationVar(&cfg.Load.Think, "think", 2*time.Second, "pause between a reply and the shopper's next message")
+	fs.DurationVar(&cfg.Load.TurnTimeout, "turn-timeout", time.Minute, "longest wait for one reply")
+	fs.DurationVar(&cfg.Fake.TTFT, "fake-ttft", 300*time.Millisecond, "the fake LLM's time to first token")
+	fs.Float64Var(&cfg.Fake.TokensPerSecond, "fake-tokens-per-sec", 50, "the fake LLM's tokens per second after the first")
+	fs.IntVar(&cfg.Fake.Tokens, "fake-tokens", 40, "tokens in each of the fake LLM's replies")
+	fs.StringVar(&cfg.ShopData, "shop-data", "demo/shop", "folder of store files loaded into the throwaway shop")
+	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file, for go tool pprof")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: salesagent bench load [flags]\n\nRuns simulated shoppers over WebSockets against an in-process server whose LLM is a local fake, and prints throughput, time to first token against the fake's own, added latency, errors, CPU and memory.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, usageError{fmt.Sprintf("unexpected argument %q: bench load takes flags only", fs.Arg(0))}
+	}
+	cfg.Load.Messages = benchMessages
+	if err := cfg.Load.Validate(); err != nil {
+		return cfg, usageError{err.Error()}
+	}
+	if err := cfg.Fake.Validate(); err != nil {
+		return cfg, usageError{err.Error()}
+	}
+	if !isDir(cfg.ShopData) {
+		return cfg, usageError{fmt.Sprintf("shop data folder %q not found: run from the repository root or pass --shop-data DIR", cfg.ShopData)}
+	}
+	return cfg, nil
+}
+
+// runBenchLoad starts the fake LLM and the server, runs the shoppers and
+// prints the report. Everything listens on 127.0.0.1 only.
+func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseBenchLoadFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(cfg.Config, stderr)
+	if err != nil {
+		return err
+	}
+	if _, err := bench.RaiseFileLimit(uint64(4*cfg.Load.Conversations + 1024)); err != nil {
+		return err
+	}
+
+	fake, err := bench.StartFakeLLM(cfg.Fake)
+	if err != nil {
+		return err
+	}
+	defer fake.Close()
+
+	db, err := openMigrated(ctx, cfg.Config, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	shop, removeShop, err := newBenchShop(ctx, db, cfg.ShopData, logger)
+	if err != nil {
+		return err
+	}
+	defer removeShop()
+
+	serverCfg := cfg.Config
+	serverCfg.Models.LLM = agent.LLMConfig{BaseURL: fake.URL, APIKey: "bench", Model: "bench-fake"}
+	server, err := startBenchServer(ctx, serverCfg, 1, logger)
+	if err != nil {
+		return err
+	}
+	defer server.Close()
+
+	load := cfg.Load
+	load.ServerURL, load.ShopKey = server.URLs[0], shop.WidgetKey
+	load.PageURL = server.URLs[0] + "/shop/" + shop.Slug
+	stopProfile, err := startCPUProfile(cfg.CPUProfile)
+	if err != nil {
+		return err
+	}
+	result, usage, err := runMeasured(ctx, load)
+	if stopErr := stopProfile(); err == nil {
+		err = stopErr
+	}
+	if err != nil {
+		return err
+	}
+
+	requests, _ := fake.Requests()
+	report := benchLoadReport{Settings: newLoadSettings(cfg, server.app.db.Pool.Config().MaxConns), Report: result.Analyze(requests), Process: usage}
+	if cfg.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	report.write(stdout)
+	return nil
+}
+
+// processUsage is what the process used during the load phase. The server,
+// the shoppers and the fake LLM share the process, so these figures cover
+// all three.
+type processUsage struct {
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// Cores is CPU seconds per second of wall time.
+	Cores         float64 `json:"cores"`
+	PeakRSSMiB    float64 `json:"peak_rss_mib"`
+	HeapLiveMiB   float64 `json:"heap_live_mib"`
+	PeakGoroutine int     `json:"peak_goroutines"`
+}
+
+// runMeasured runs the load while sampling the process's memory and
+// goroutines every quarter second.
+func runMeasured(ctx context.Context, load bench.LoadConfig) (*bench.LoadResult, processUsage, error) {
+	var usage processUsage
+	before, err := bench.ReadProcess()
+	if err != nil {
+		return nil, usage, err
+	}
+
+	done := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Go(func() {
+		ticker := time.NewTicker(250 * time.Millisecond)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ticker.C:
+			}
+			if s, err := bench.ReadProcess(); err == nil {
+				usage.PeakRSSMiB = max(usage.PeakRSSMiB, mebibytes(s.RSS))
+				usage.HeapLiveMiB = max(usage.HeapLiveMiB, mebibytes(s.HeapLive))
+				usage.PeakGoroutine = max(usage.PeakGoroutine, s.Goroutines)
+			}
+		}
+	})
+	result, err := bench.RunLoad(ctx, load)
+	close(done)
+	sampler.Wait()
+	if err != nil {
+		return nil, usage, err
+	}
+
+	after, err := bench.ReadProcess()
+	if err != nil {
+		return nil, usage, err
+	}
+	usage.CPUSeconds = (after.CPU - before.CPU).Seconds()
+	if wall := result.Ended.Sub(result.Started).Seconds(); wall > 0 {
+		usage.Cores = usage.CPUSeconds / wall
+	}
+	usage.PeakRSSMiB = max(usage.PeakRSSMiB, mebibytes(after.RSS))
+	return result, usage, nil
+}
+
+// loadSettings echoes the run's settings in the report.
+type loadSettings struct {
+	Conversations    int     `json:"conversations"`
+	Turns            int     `json:"turns"`
+	RampSeconds      float64 `json:"ramp_seconds"`
+	ThinkSeconds     float64 `json:"think_seconds"`
+	DurationSeconds  float64 `json:"duration_cap_seconds"`
+	FakeTTFTMS       float64 `json:"fake_ttft_ms"`
+	FakeTokensPerSec float64 `json:"fake_tokens_per_sec"`
+	FakeTokens       int     `json:"fake_tokens"`
+	// DatabasePoolConns is the server's pgx pool size, set by the
+	// pool_max_conns parameter of --database-url.
+	DatabasePoolConns int32 `json:"db_pool_max_conns"`
+}
+
+func newLoadSettings(cfg benchLoadConfig, poolConns int32) loadSettings {
+	return loadSettings{DatabasePoolConns: poolConns,
+		Conversations: cfg.Load.Conversations, Turns: cfg.Load.Turns,
+		RampSeconds: cfg.Load.Ramp.Seconds(), ThinkSeconds: cfg.Load.Think.Seconds(), DurationSeconds: cfg.Load.Duration.Seconds(),
+		FakeTTFTMS: bench.Milliseconds(cfg.Fake.TTFT), FakeTokensPerSec: cfg.Fake.TokensPerSecond, FakeTokens: cfg.Fake.Tokens,
+	}
+}
+
+// benchLoadReport is what salesagent bench load prints.
+type benchLoadReport struct {
+	Settings loadSettings     `json:"settings"`
+	Report   bench.LoadReport `json:"report"`
+	Process  processUsage     `json:"process"`
+}
+
+func (r benchLoadReport) write(w io.Writer) {
+	s, rep := r.Settings, r.Report
+	fmt.Fprintf(w, "salesagent bench load: %d conversations × %d turns, ramp %gs, think %gs; fake LLM TTFT %g ms, %g tokens/s, %d tokens; database pool %d connections\n\n",
+		s.Conversations, s.Turns, s.RampSeconds, s.ThinkSeconds, s.FakeTTFTMS, s.FakeTokensPerSec, s.FakeTokens, s.DatabasePoolConns)
+	fmt.Fprintf(w, "connected            %d of %d\n", rep.Connected, rep.Conversations)
+	fmt.Fprintf(w, "turns                %d sent, %d replied, %d cut by --duration, errors: %s\n", rep.TurnsSent, rep.Replies, rep.Cut, errorCounts(rep.Errors))
+	fmt.Fprintf(w, "throughput           %.1f turns/s over %.1f s\n", rep.TurnsPerSecond, rep.ElapsedSeconds)
+	summaryLine(w, "TTFT, shopper", rep.TTFT)
+	summaryLine(w, "TTFT, fake's own", rep.FakeTTFT)
+	fmt.Fprintf(w, "%-20s mean %.3f  p50 %.3f  p99 %.3f  (%d matched turns)\n", "TTFT ratio", rep.TTFTRatio.Mean, rep.TTFTRatio.P50, rep.TTFTRatio.P99, rep.Matched)
+	summaryLine(w, "added latency", rep.Added)
+	summaryLine(w, "  before the LLM", rep.BeforeLLM)
+	summaryLine(w, "  after 1st token", rep.AfterFirstToken)
+	summaryLine(w, "ack", rep.Ack)
+	summaryLine(w, "full reply", rep.Reply)
+	p := r.Process
+	fmt.Fprintf(w, "process              %.1f CPU s (%.2f cores), peak RSS %.0f MiB, peak live heap %.0f MiB, peak goroutines %d\n",
+		p.CPUSeconds, p.Cores, p.PeakRSSMiB, p.HeapLiveMiB, p.PeakGoroutine)
+	fmt.Fprintln(w, "(server, shoppers and fake LLM share the process, so CPU and memory cover all three)")
+}
+
+func summaryLine(w io.Writer, label string, s bench.Summary) {
+	fmt.Fprintf(w, "%-20s p50 %7.1f ms  p95 %7.1f ms  p99 %7.1f ms  max %7.1f ms  (n=%d)\n", label,
+		bench.Milliseconds(s.P50), bench.Milliseconds(s.P95), bench.Milliseconds(s.P99), bench.Milliseconds(s.Max), s.Count)
+}
+
+func errorCounts(errors map[string]int) string {
+	if len(errors) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(errors)) {
+		parts = append(parts, fmt.Sprintf("%s %d", name, errors[name]))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/salesagent/salesagent/postgres/pgtest"
+)
+
+// init lets this test binary act as the client process that bench
+// sockets starts: with benchChildEnv set, it runs the command line it was
+// given instead of the tests.
+func init() {
+	if os.Getenv(benchChildEnv) != "1" {
+		return
+	}
+	err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "salesagent: %v\n", err)
+		os.Exit(exitCode(err))
+	}
+	os.Exit(0)
+}
+
+// benchShops counts the shops whose slug marks them as throwaway benchmark
+// shops.
+func benchShops(t *testing.T) int {
+	t.Helper()
+	shops, err := pgtest.DB(t).ListShops(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, shop := range shops {
+		if strings.HasPrefix(shop.Slug, "bench-") {
+			n++
+		}
+	}
+	return n
+}
+
+func TestBenchLoadSmoke(t *testing.T) {
+	before := benchShops(t)
+	stdout, stderr, err := runCommand(t, "bench", "load", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t),
+		"--conversations", "3", "--turns", "2", "--ramp", "100ms", "--think", "10ms", "--duration", "1m",
+		"--fake-ttft", "20ms", "--fake-tokens-per-sec", "500", "--fake-tokens", "5", "--json")
+	if err != nil {
+		t.Fatalf("bench load: %v\nstderr:\n%s", err, stderr)
+	}
+
+	var out benchLoadReport
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("bench load printed no JSON report: %v\n%s", err, stdout)
+	}
+	var raw map[string]map[string]any
+	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
+		t.Fatal(err)
+	}
+	r := out.Report
+	if r.Connected != 3 {
+		t.Errorf("connected = %d, want 3", r.Connected)
+	}
+	if r.TurnsSent != 6 || r.Replies != 6 {
+		t.Errorf("%d turns sent and %d replied, want 6 and 6; errors %v", r.TurnsSent, r.Replies, r.Errors)
+	}
+	if len(r.Errors) != 0 || r.Cut != 0 {
+		t.Errorf("errors %v and %d cut, want none", r.Errors, r.Cut)
+	}
+	if r.Matched != 6 {
+		t.Errorf("%d turns matched to the fake LLM's requests, want 6", r.Matched)
+	}
+	for _, key := range []string{"ttft", "fake_ttft", "added", "before_llm", "after_first_token", "ack", "reply", "ttft_ratio"} {
+		if _, ok := raw["report"][key]; !ok {
+			t.Errorf("report has no %q", key)
+		}
+	}
+	if ttft, ok := raw["report"]["ttft"].(map[string]any); !ok || ttft["p99_ms"] == nil || ttft["count"] != 6.0 {
+		t.Errorf("report.ttft = %v, want a summary of 6 turns in ms", raw["report"]["ttft"])
+	}
+	if out.Process.CPUSeconds <= 0 || out.Process.PeakRSSMiB <= 0 {
+		t.Errorf("process = %+v, want CPU time and RSS", out.Process)
+	}
+	if out.Settings.DatabasePoolConns < 1 {
+		t.Errorf("settings = %+v, want the database pool size", out.Settings)
+	}
+	if after := benchShops(t); after != before {
+		t.Errorf("%d benchmark shops after the run, %d before: the throwaway shop was kept", after, before)
+	}
+}
+
+func TestBenchLoadTextReport(t *testing.T) {
+	stdout, stderr, err := runCommand(t, "bench", "load", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t),
+		"--conversations", "1", "--turns", "1", "--ramp", "0s", "--fake-ttft", "10ms", "--fake-tokens-per-sec", "500", "--fake-tokens", "3")
+	if err != nil {
+		t.Fatalf("bench load: %v\nstderr:\n%s", err, stderr)
+	}
+	for _, line := range []string{"connected            1 of 1", "TTFT, shopper", "TTFT, fake's own", "TTFT ratio", "added latency", "process"} {
+		if !strings.Contains(stdout, line) {
+			t.Errorf("report lacks %q:\n%s", line, stdout)
+		}
+	}
+}
+
+func TestBenchSocketsSmoke(t *testing.T) {
+	before := benchShops(t)
+	stdout, stderr, err := runCommand(t, "bench", "sockets", "--database-url", pgtest.URL(t), "--sockets", "20", "--parallel", "4", "--json")
+	if err != nil {
+		t.Fatalf("bench sockets: %v\nstderr:\n%s", err, stderr)
+	}
+	var r socketsReport
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("bench sockets printed no JSON report: %v\n%s", err, stdout)
+	}
+	if r.Opened != 20 || len(r.Failed) != 0 {
+		t.Errorf("opened %d, failed %v; want 20 and none (first error %q)", r.Opened, r.Failed, r.FirstError)
+	}
+	if r.ServerOpen != 20 {
+		t.Errorf("server counts %d open sockets, want 20", r.ServerOpen)
+	}
+	if r.Client != "process" || r.ClientRSSMiB <= 0 {
+		t.Errorf("client %q with %v MiB, want a child process that reports its RSS", r.Client, r.ClientRSSMiB)
+	}
+	if r.RSSAfterMiB <= 0 || r.FileLimitAfter < 20 {
+		t.Errorf("report = %+v, want RSS and the file limit", r)
+	}
+	if r.GoroutinesPer <= 0 {
+		t.Errorf("goroutines per socket = %v, want the server's reader and writer counted", r.GoroutinesPer)
+	}
+	if after := benchShops(t); after != before {
+		t.Errorf("%d benchmark shops after the run, %d before: the throwaway shop was kept", after, before)
+	}
+}
+
+func TestBenchSocketsInProcess(t *testing.T) {
+	stdout, stderr, err := runCommand(t, "bench", "sockets", "--database-url", pgtest.URL(t), "--sockets", "5", "--client", "inprocess")
+	if err != nil {
+		t.Fatalf("bench sockets: %v\nstderr:\n%s", err, stderr)
+	}
+	for _, line := range []string{"opened               5 in", "5 open on the server", "per connection", "same process"} {
+		if !strings.Contains(stdout, line) {
+			t.Errorf("report lacks %q:\n%s", line, stdout)
+		}
+	}
+}
+
+func TestBenchRejectsBadFlags(t *testing.T) {
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"no mode":             {[]string{"bench"}, "missing bench mode"},
+		"unknown mode":        {[]string{"bench", "soak"}, `unknown bench mode "soak"`},
+		"zero conversations":  {[]string{"bench", "load", "--conversations", "0"}, "invalid number of conversations 0"},
+		"zero fake rate":      {[]string{"bench", "load", "--fake-tokens-per-sec", "0"}, "invalid fake token rate"},
+		"missing shop data":   {[]string{"bench", "load", "--shop-data", "no/such/dir"}, `shop data folder "no/such/dir" not found`},
+		"bad client":          {[]string{"bench", "sockets", "--client", "thread"}, `invalid --client "thread"`},
+		"connect-only alone":  {[]string{"bench", "sockets", "--connect-only"}, "--connect-only needs --server URL"},
+		"negative listeners":  {[]string{"bench", "sockets", "--listeners", "-1"}, "invalid --listeners -1"},
+		"stray load argument": {[]string{"bench", "load", "extra"}, `unexpected argument "extra"`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, stderr, err := runCommand(t, c.args...)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if exitCode(err) != 2 {
+				t.Errorf("exit code %d, want 2 for a usage error", exitCode(err))
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not contain %q (stderr %q)", err, c.want, stderr)
+			}
+		})
+	}
+}
