@@ -31,6 +31,7 @@ func TestReadJudgedCrowdFlower(t *testing.T) {
 	if set.Layout != retrieval.LayoutCrowdFlower {
 		t.Errorf("layout = %q, want %q", set.Layout, retrieval.LayoutCrowdFlower)
 	}
+
 	if set.Rows != 5 {
 		t.Errorf("rows = %d, want 5", set.Rows)
 	}

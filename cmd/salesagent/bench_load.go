@@ -54,6 +54,7 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 	fs.DurationVar(&cfg.Fake.TTFT, "fake-ttft", 300*time.Millisecond, "the fake LLM's time to first token")
 	fs.Float64Var(&cfg.Fake.TokensPerSecond, "fake-tokens-per-sec", 50, "the fake LLM's tokens per second after the first")
 	fs.IntVar(&cfg.Fake.Tokens, "fake-tokens", 40, "tokens in each of the fake LLM's replies")
+
 	fs.StringVar(&cfg.ShopData, "shop-data", "demo/shop", "folder of store files loaded into the throwaway shop")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file, for go tool pprof")
@@ -64,6 +65,7 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
+
 	if fs.NArg() > 0 {
 		return cfg, usageError{fmt.Sprintf("unexpected argument %q: bench load takes flags only", fs.Arg(0))}
 	}
@@ -146,7 +148,7 @@ func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-// processUsage is what the process used during the load phase. The server,
+// processUsage is the process's resource use during the load phase. The server,
 // the shoppers and the fake LLM share the process, so these figures cover
 // all three.
 type processUsage struct {
@@ -227,7 +229,7 @@ func newLoadSettings(cfg benchLoadConfig, poolConns int32) loadSettings {
 	}
 }
 
-// benchLoadReport is what salesagent bench load prints.
+// benchLoadReport is the report of salesagent bench load.
 type benchLoadReport struct {
 	Settings loadSettings     `json:"settings"`
 	Report   bench.LoadReport `json:"report"`

@@ -21,8 +21,8 @@ import (
 )
 
 // benchChildEnv is set on the client process that bench sockets starts. A
-// test binary, which cannot take salesagent's command line, runs the
-// command given in its arguments when it sees it.
+// test binary cannot take salesagent's command line, so with this variable
+// set it runs the command given in its arguments instead of the tests.
 const benchChildEnv = "SALESAGENT_BENCH_CHILD"
 
 // portsPerListener is how many connections bench sockets sends to one
@@ -353,7 +353,7 @@ func gaugeValue(server *benchServer, name string) (float64, error) {
 	return 0, fmt.Errorf("server metrics have no gauge %s", name)
 }
 
-// socketsReport is what salesagent bench sockets prints.
+// socketsReport is the report of salesagent bench sockets.
 type socketsReport struct {
 	Sockets    int            `json:"sockets"`
 	Opened     int            `json:"opened"`

@@ -7,7 +7,7 @@ import (
 	"github.com/salesagent/salesagent/internal/bench"
 )
 
-// retrievalReport is what salesagent eval retrieval prints.
+// retrievalReport is the report of salesagent eval retrieval.
 type retrievalReport struct {
 	Products int `json:"products"`
 	Chunks   int `json:"chunks"`

@@ -28,8 +28,7 @@ type FakeLLMConfig struct {
 	TTFT time.Duration
 	// TokensPerSecond is the rate of the tokens after the first.
 	TokensPerSecond float64
-	// Tokens is the length of every reply in tokens; each token is one
-	// word.
+	// Tokens is the length of every reply in tokens, each one word.
 	Tokens int
 }
 
@@ -52,8 +51,8 @@ type FakeRequest struct {
 	// when it has none.
 	Marker string
 	// Received is when the request's body was read, and FirstToken when
-	// the first token was flushed to the client; zero when the request
-	// failed before it.
+	// the first token was flushed to the client. Each is zero when the
+	// request failed before it.
 	Received, FirstToken time.Time
 }
 
@@ -183,7 +182,7 @@ func (f *FakeLLM) handleChat(w http.ResponseWriter, r *http.Request) {
 	flusher.Flush()
 }
 
-// whole answers a request without streaming, after the time the streamed
+// whole sends the reply to a request without streaming, after the time the streamed
 // reply would take.
 func (f *FakeLLM) whole(ctx context.Context, w http.ResponseWriter, req chatRequest, bodyBytes int) {
 	interval := time.Duration(float64(time.Second) / f.config.TokensPerSecond)

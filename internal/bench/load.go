@@ -69,7 +69,7 @@ func (c LoadConfig) Validate() error {
 	return nil
 }
 
-// TurnResult is what one shopper saw of one turn. Durations count from
+// TurnResult is one shopper's record of one turn. Durations count from
 // the moment the message was sent and are zero for frames that never came.
 type TurnResult struct {
 	Conversation, Turn int

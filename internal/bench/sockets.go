@@ -40,8 +40,8 @@ type IdleConfig struct {
 	Keepalive bool
 }
 
-// IdleSockets are open widget connections that have said hello, got their
-// welcome and now only answer the server's pings.
+// IdleSockets are open widget connections that have sent hello, received
+// their welcome and now only reply to the server's pings.
 type IdleSockets struct {
 	// Opened counts the connections that got a welcome. Failed counts the
 	// rest by cause, and FirstError is the first failure's message.
@@ -56,9 +56,9 @@ type IdleSockets struct {
 }
 
 // OpenIdle opens config.Sockets connections, each with a hello that starts
-// a new conversation, and keeps them open until Close. The client is a
+// a new conversation, and keeps them open until Close. Each client is a
 // bare gorilla/websocket connection with a reader that discards frames, so
-// the client process stays small; web.Dial would keep a buffer of 256
+// the client process stays small. web.Dial would keep a buffer of 256
 // frames for each connection.
 func OpenIdle(ctx context.Context, config IdleConfig) (*IdleSockets, error) {
 	if len(config.URLs) == 0 || config.Sockets < 1 || !strings.HasPrefix(config.ShopKey, "pk_") {
@@ -142,8 +142,8 @@ func (s *IdleSockets) open(ctx context.Context, target idleTarget, key string, k
 	s.Opened++
 	s.conns = append(s.conns, conn)
 	s.wg.Go(func() {
-		// Reading lets gorilla/websocket answer pings; the loop ends when
-		// the connection closes.
+		// gorilla/websocket replies to pings while a reader runs. The loop
+		// ends when the connection closes.
 		for {
 			if _, _, err := conn.NextReader(); err != nil {
 				return
@@ -160,6 +160,7 @@ func dialIdle(ctx context.Context, target idleTarget, key string, keepalive bool
 		}
 		return nil, fmt.Errorf("connect to %s: %w", target.socketURL, err)
 	}
+
 	hello, _ := json.Marshal(web.HelloFrame{Type: web.FrameHello, ShopKey: key})
 	deadline := time.Now().Add(30 * time.Second)
 	_ = conn.SetWriteDeadline(deadline)
@@ -173,6 +174,7 @@ func dialIdle(ctx context.Context, target idleTarget, key string, keepalive bool
 		conn.Close()
 		return nil, fmt.Errorf("read welcome: %w", err)
 	}
+
 	frame, err := web.DecodeServerFrame(data)
 	if err == nil && frame.Type != web.FrameWelcome {
 		err = fmt.Errorf("server sent %s frame %q instead of welcome: %w", frame.Type, frame.Code, frame.Err())

@@ -1,7 +1,8 @@
-// Package bench holds the measuring tools behind salesagent bench: a fake
-// OpenAI-compatible LLM with a fixed time to first token and token rate, a
-// load generator of shoppers speaking the widget protocol, an opener of
-// idle widget connections, latency summaries and process statistics.
+// Package bench contains the measuring tools behind salesagent bench. They
+// are a fake OpenAI-compatible LLM with a fixed time to first token and
+// token rate, a load generator of shoppers speaking the widget protocol,
+// an opener of idle widget connections, latency summaries and process
+// statistics.
 //
 // Every tool sends traffic only to the URLs it is given, and every loop is
 // bounded by a count and a deadline, so a run stops by itself.
