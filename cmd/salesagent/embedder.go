@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/salesagent/salesagent"
+
 	"github.com/salesagent/salesagent/retrieval"
 )
 
@@ -46,6 +48,9 @@ func runEmbedder(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer db.Close()
 	shop, err := db.ShopBySlug(ctx, slug)
+	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
+		return fmt.Errorf("shop %q not found: load it first with salesagent ingest --shop %s PATH", slug, slug)
+	}
 	if err != nil {
 		return err
 	}

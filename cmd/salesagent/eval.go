@@ -169,6 +169,15 @@ func parseEvalFlags(args []string, stderr io.Writer) (evalConfig, error) {
 		}
 		cfg.Groups = append(cfg.Groups, g)
 	}
+
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["tau-data"] && !isDir(cfg.TauData) {
+		return cfg, usageError{fmt.Sprintf("invalid --tau-data %q: no such folder; give the folder holding products.json, users.json and orders.json", cfg.TauData)}
+	}
+	if _, err := os.Stat(cfg.Scenarios); err != nil {
+		return cfg, usageError{fmt.Sprintf("scenarios %q not found: run eval from the repository root or pass --scenarios PATH", cfg.Scenarios)}
+	}
 	return cfg, nil
 }
 

@@ -217,10 +217,12 @@ func TestEvalPluggedBrain(t *testing.T) {
 }
 
 func TestEvalMissingTauData(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "tau")
+	// An empty shared data folder leaves the default τ-bench path missing.
+	t.Setenv("SALESAGENT_SHARED_DATA", t.TempDir())
+	missing := defaultTauData()
 
 	t.Setenv("CI", "false")
-	stdout, stderr, err := runEvalCommand(t, nil, "--group", "human", "--tau-data", missing)
+	stdout, stderr, err := runEvalCommand(t, nil, "--group", "human")
 	if err != nil {
 		t.Fatalf("eval without τ-bench data: %v\nstderr:\n%s", err, stderr)
 	}
@@ -233,9 +235,15 @@ func TestEvalMissingTauData(t *testing.T) {
 	}
 
 	t.Setenv("CI", "true")
-	_, _, err = runEvalCommand(t, nil, "--group", "human", "--tau-data", missing)
+	_, _, err = runEvalCommand(t, nil, "--group", "human")
 	if err == nil || !strings.Contains(err.Error(), "CI=true requires it") {
 		t.Errorf("eval without τ-bench data under CI=true: err = %v, want a failure", err)
+	}
+
+	// A folder named on the command line must exist.
+	_, _, err = runEvalCommand(t, nil, "--group", "human", "--tau-data", filepath.Join(t.TempDir(), "tau"))
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "invalid --tau-data") {
+		t.Errorf("eval --tau-data MISSING: err = %v, want a usage error naming --tau-data", err)
 	}
 }
 
@@ -249,7 +257,7 @@ func TestEvalRejectsBadFlags(t *testing.T) {
 		{[]string{"--min-pass-rate", "1.5"}, `invalid pass rate "1.5"`, true},
 		{[]string{"--turn-timeout", "0s"}, "invalid --turn-timeout", true},
 		{[]string{"extra"}, `unexpected argument "extra"`, true},
-		{[]string{"--scenarios", filepath.Join(os.TempDir(), "no-such-evals")}, "give a scenario file or a folder", false},
+		{[]string{"--scenarios", filepath.Join(os.TempDir(), "no-such-evals")}, "run eval from the repository root or pass --scenarios PATH", true},
 		{[]string{"--demo-data", filepath.Join(os.TempDir(), "no-such-shop")}, "pass --demo-data DIR", false},
 	}
 	for _, tt := range tests {

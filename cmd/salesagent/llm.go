@@ -131,7 +131,7 @@ func buildModels(cfg ModelConfig, logger *slog.Logger, registry prometheus.Regis
 	if cfg.Embedding != nil {
 		embedder, err := retrieval.NewOpenAIEmbedder(*cfg.Embedding)
 		if err != nil {
-			return nil, fmt.Errorf("embedding settings: %w", err)
+			return nil, fmt.Errorf("embedding settings from SALESAGENT_EMBEDDING_MODEL, SALESAGENT_EMBEDDING_DIMENSIONS and SALESAGENT_EMBEDDING_BASE_URL: %w", err)
 		}
 		m.embedders[embedder.Name()] = embedder
 		m.extra = append(m.extra, embedder)
@@ -152,6 +152,9 @@ func buildModels(cfg ModelConfig, logger *slog.Logger, registry prometheus.Regis
 			return nil, fmt.Errorf("register LLM metrics: %w", err)
 		}
 		opts.Metrics = metrics
+	}
+	if !cfg.LLM.Enabled() && (cfg.LLM.Model != "" || cfg.LLM.Provider != "") {
+		return nil, fmt.Errorf("SALESAGENT_LLM_MODEL or SALESAGENT_LLM_PROVIDER is set, but neither SALESAGENT_LLM_API_KEY nor SALESAGENT_LLM_BASE_URL: set one of them to use the LLM, or unset both to use the offline agent")
 	}
 	brains, err := agent.NewBrains(cfg.LLM, agent.OfflineBrain{}, opts)
 	if err != nil {

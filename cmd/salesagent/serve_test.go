@@ -179,6 +179,14 @@ func TestServeRejectsBadFlags(t *testing.T) {
 	}
 }
 
+func TestModelOnlyLLMSettingsRejected(t *testing.T) {
+	t.Setenv("SALESAGENT_LLM_MODEL", "gpt-4o")
+	_, _, err := runCommand(t, "serve", "--database-url", pgtest.URL(t), "--addr", freeAddr(t))
+	if err == nil || !strings.Contains(err.Error(), "SALESAGENT_LLM_API_KEY") {
+		t.Fatalf("serve with only SALESAGENT_LLM_MODEL: err = %v, want one naming the missing key or URL", err)
+	}
+}
+
 func TestMigrateReportsVersion(t *testing.T) {
 	stdout, stderr, err := runCommand(t, "migrate", "--database-url", pgtest.URL(t))
 	if err != nil {
@@ -220,6 +228,9 @@ func TestShopCommandSetsAllowedOrigin(t *testing.T) {
 		{"--allow-origin", "store.example.com"},
 		{"--max-discount", "150"},
 		{"--currency", "euro"},
+		{"--currency", "XYZ"},
+		{"--llm-base-url", "notaurl"},
+		{"--name", " "},
 	} {
 		args := append([]string{"shop", "--database-url", url, "--shop", "shop-cmd"}, bad...)
 		_, _, err := runCommand(t, args...)

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/text/currency"
+
 	"github.com/salesagent/salesagent"
 )
 
@@ -62,6 +64,12 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if slug == "" {
 		return usageError{"missing --shop SLUG: name the shop to show or change, for example --shop demo"}
 	}
+	if !salesagent.ValidSlug(slug) {
+		return usageError{fmt.Sprintf("invalid --shop %q: use 1 to 63 lowercase letters, digits and hyphens, as in --shop my-store", slug)}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q: shop takes only flags", fs.Arg(0))}
+	}
 	logger, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err
@@ -72,8 +80,11 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer db.Close()
 	shop, err := db.ShopBySlug(ctx, slug)
+	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
+		return fmt.Errorf("shop %q not found: load it first with salesagent ingest --shop %s PATH", slug, slug)
+	}
 	if err != nil {
-		return fmt.Errorf("%w: load it first with salesagent ingest --shop %s PATH", err, slug)
+		return err
 	}
 
 	changed := false
@@ -208,14 +219,22 @@ func normalizeOrigin(origin string) (string, error) {
 }
 
 func validateShop(shop *salesagent.Shop) error {
-	if len(shop.Currency) != 3 {
+	if _, err := currency.ParseISO(shop.Currency); err != nil {
 		return fmt.Errorf("invalid --currency %q: use a three-letter ISO 4217 code such as USD", shop.Currency)
 	}
 	if shop.Settings.MaxDiscountPercent < 0 || shop.Settings.MaxDiscountPercent > 100 {
 		return fmt.Errorf("invalid --max-discount %g: use a percentage from 0 to 100", shop.Settings.MaxDiscountPercent)
 	}
-	if l := shop.Settings.LLM; l != nil && l.Provider != "" && l.Provider != "openai" && l.Provider != "azure" {
-		return fmt.Errorf("invalid --llm-provider %q: use openai or azure", l.Provider)
+	if l := shop.Settings.LLM; l != nil {
+		if l.Provider != "" && l.Provider != "openai" && l.Provider != "azure" {
+			return fmt.Errorf("invalid --llm-provider %q: use openai or azure", l.Provider)
+		}
+		if u, err := url.Parse(l.BaseURL); l.BaseURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			return fmt.Errorf("invalid --llm-base-url %q: use the API root as an absolute URL, such as http://127.0.0.1:11434/v1", l.BaseURL)
+		}
+	}
+	if strings.TrimSpace(shop.Name) == "" {
+		return fmt.Errorf("invalid --name %q: give the shop a display name", shop.Name)
 	}
 	if shop.Settings.BaseURL != "" {
 		if u, err := url.Parse(shop.Settings.BaseURL); err != nil || u.Host == "" {
@@ -253,7 +272,20 @@ func printShop(w io.Writer, shop *salesagent.Shop) error {
 		}
 	}
 	if wa := shop.Settings.WhatsApp; wa != nil {
-		public["whatsapp"] = wa.String()
+		state := func(secret string) string {
+			if secret == "" {
+				return "missing"
+			}
+			return "set"
+		}
+		whatsapp := map[string]any{
+			"phone_number_id": wa.PhoneNumberID, "access_token": state(wa.AccessToken),
+			"app_secret": state(wa.AppSecret), "verify_token": state(wa.VerifyToken),
+		}
+		if wa.Template != nil {
+			whatsapp["template"] = wa.Template.Name + " (" + wa.Template.Language + ")"
+		}
+		public["whatsapp"] = whatsapp
 	}
 	settings, err := json.Marshal(public)
 	if err != nil {
