@@ -145,15 +145,39 @@ func TestShippingToNamedCountries(t *testing.T) {
 	}
 }
 
+// A domestic cost question must get the domestic rates, not a sentence
+// that shares only "within" and the pronoun "us" with it.
+func TestShippingWithinTheUS(t *testing.T) {
+	t.Parallel()
+	docs := append(outfittersDocuments(), salesagent.Document{
+		Kind: salesagent.KindFAQ, Source: "test", Key: "tracking", Title: "How do I track my parcel?",
+		Body: "We email a tracking link when each parcel ships. If a parcel shows as delivered but has not arrived, contact us within 14 days and we will open a claim with the carrier.",
+	})
+	for i, d := range docs {
+		if d.Key == "us-shipping" {
+			docs[i].Body = strings.Replace(d.Body, "delivered 1–2 business days after your order ships.", "delivered 1–2 business days after your order ships. Express is available to the 48 contiguous states only.", 1)
+		}
+	}
+	b := setupCatalog(t, outfittersCatalog(), docs)
+
+	text := "How much is shipping within the US?"
+	got := b.say(t, text, PageContext{})
+	assertContains(t, text, got.reply.Body, []string{"$6.95", "$75"}, []string{"14 days", "$24.95"})
+	if !hasCitation(got.reply, salesagent.KindFAQ, b.docIDs["us-shipping"]) {
+		t.Errorf("reply to %q does not cite the US shipping FAQ: %+v", text, got.reply.Citations)
+	}
+}
+
 func TestPlacesIn(t *testing.T) {
 	t.Parallel()
 	cases := map[string][]string{
-		"shipping to Germany?":            {"DE"},
-		"do you ship to the U.K.":         {"GB"},
-		"England or Scotland":             {"GB"},
-		"Papua New Guinea please":         {"PG"},
-		"can you send it to us in Texas?": nil,
-		"Australia and New Zealand":       {"AU", "NZ"},
+		"shipping to Germany?":                {"DE"},
+		"do you ship to the U.K.":             {"GB"},
+		"England or Scotland":                 {"GB"},
+		"Papua New Guinea please":             {"PG"},
+		"can you send it to us in Texas?":     nil,
+		"Australia and New Zealand":           {"AU", "NZ"},
+		"How much is shipping within the US?": {"US"},
 	}
 	for text, want := range cases {
 		var got []string
@@ -375,5 +399,105 @@ func TestQuotesNameTheirSource(t *testing.T) {
 	}
 	if !hasCitation(got.reply, salesagent.KindFAQ, b.docIDs["us-shipping"]) {
 		t.Errorf("citations %+v do not cite the shipping FAQ", got.reply.Citations)
+	}
+}
+
+// A fit note that says to size down only between sizes must leave a size
+// that sits on the chart as it is, and still move one that falls between.
+func TestRecommendSizeBetweenSizesNote(t *testing.T) {
+	t.Parallel()
+	data := SizeGuideData{
+		Title:        "Sandals size guide",
+		ProductTitle: "Riverbend Sport Sandal",
+		FitNotes:     []string{"Fit: runs large.", "If you are between sizes, size down."},
+		Table: &salesagent.Table{
+			Columns: []string{"US", "US Women's", "Foot length (cm)"},
+			Rows:    [][]string{{"7", "8.5", "25.0"}, {"8", "9.5", "25.8"}, {"9", "10.5", "26.7"}},
+		},
+	}
+
+	got, usedFit := recommendSize("I wear a women's 9.5. Which size should I order in these sandals?", data, nil)
+	reply := strings.Join(got, " ")
+	assertContains(t, "women's 9.5", reply, []string{"US Women's 9.5 is US 8.", "You are not between sizes, so take US 8."}, []string{"US 7", "one size down"})
+	if !usedFit {
+		t.Errorf("reply %q quotes the fit note but usedFit is false", reply)
+	}
+
+	got, _ = recommendSize("My foot is 26.2 cm long, which size?", data, nil)
+	reply = strings.Join(got, " ")
+	assertContains(t, "26.2 cm foot", reply, []string{"falls between size 8", `If you are between sizes, size down." So take size 8.`}, []string{"take size 9"})
+}
+
+// A question on the sizes of the product in view that has no size guide
+// still lists its sizes in stock, and "this fleece jacket" on its page
+// asks about it rather than for a search.
+func TestSizesInStockWithoutSizeGuide(t *testing.T) {
+	t.Parallel()
+	b := setupOutfitters(t)
+	text := "Which sizes of this fleece jacket can I buy right now?"
+	got := b.say(t, text, PageContext{ProductHandle: "harbor-high-pile-fleece"})
+	assertContains(t, text, got.reply.Body, []string{"Harbor High-Pile Fleece Jacket is in stock in size S, M, L and XL"}, []string{"Here's what I found"})
+	if cardOf(got.reply, salesagent.CardProducts) != nil {
+		t.Errorf("reply to %q shows search results for the product in view: %q", text, got.reply.Body)
+	}
+}
+
+// A shopper whose purchase went on sale asks for the price adjustment
+// policy, not for the list of products on sale.
+func TestPriceAdjustmentQuotesPolicy(t *testing.T) {
+	t.Parallel()
+	docs := append(outfittersDocuments(), salesagent.Document{
+		Kind: salesagent.KindPolicy, Source: "test", Key: "price-adjustment", Title: "Price Adjustment Policy",
+		Body: "If we lower the price of an item within 14 days of your order date, we refund the difference to your original payment method. " +
+			"Request the adjustment by chat or email with your order number.\n\n" +
+			"Price adjustments don't apply to items bought with a discount code, Final Sale items or gift cards.",
+	})
+	b := setupCatalog(t, outfittersCatalog(), docs)
+
+	text := "I bought boots last week and now they're on sale for less. Can I get the difference back?"
+	got := b.say(t, text, PageContext{})
+	assertContains(t, text, got.reply.Body, []string{"within 14 days of your order date, we refund the difference"}, []string{"$139.00"})
+	if cardOf(got.reply, salesagent.CardProducts) != nil {
+		t.Errorf("reply to %q lists products on sale: %q", text, got.reply.Body)
+	}
+	if !hasCitation(got.reply, salesagent.KindPolicy, b.docIDs["price-adjustment"]) {
+		t.Errorf("reply to %q does not cite the price adjustment policy: %+v", text, got.reply.Citations)
+	}
+}
+
+// A fit note never ends in a question cut from its answer.
+func TestFitNotesKeepAnswers(t *testing.T) {
+	t.Parallel()
+	cases := map[string][]string{
+		"A merino crew.\n- **Fit:** next-to-skin fit, snug on purpose so it can move sweat away. Between sizes? Take the smaller one to layer, or the larger one to wear on its own.": {
+			"Fit: next-to-skin fit, snug on purpose so it can move sweat away.",
+			"Between sizes? Take the smaller one to layer, or the larger one to wear on its own.",
+		},
+		"A tee.\n- Fit: relaxed. Which size?":     {"Fit: relaxed."},
+		"A shell that runs small. Between sizes?": {"A shell that runs small."},
+	}
+	for description, want := range cases {
+		got := fitNotes(description)
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("fitNotes(%q) = %q, want %q", description, got, want)
+		}
+	}
+}
+
+// A request for help choosing a product type searches that type, even when
+// an FAQ entry on caring for it shares the type's name.
+func TestHelpChoosingSearchesProducts(t *testing.T) {
+	t.Parallel()
+	docs := append(outfittersDocuments(), salesagent.Document{
+		Kind: salesagent.KindFAQ, Source: "test", Key: "down-care", Title: "How do I wash my down jacket?",
+		Body: "Wash down only when it is dirty or has lost its loft. Use a front-loading machine, a down-specific wash and a gentle cycle.",
+	})
+	b := setupCatalog(t, outfittersCatalog(), docs)
+
+	text := "Can you help me choose a jacket?"
+	got := b.say(t, text, PageContext{})
+	assertContains(t, text, got.reply.Body, []string{"Ridgeline Rain Jacket"}, []string{"Wash down", "front-loading"})
+	if cardOf(got.reply, salesagent.CardProducts) == nil {
+		t.Errorf("reply to %q shows no products: %q", text, got.reply.Body)
 	}
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -87,6 +88,7 @@ func parseQuantity(s string) (float64, bool) {
 // take precedence over the stock states and numbers they contain.
 func findClaims(text string) []claim {
 	var claims []claim
+	var spans [][2]int
 	taken := func(start, end int) bool {
 		for _, c := range claims {
 			if start < c.end && c.start < end {
@@ -128,7 +130,12 @@ func findClaims(text string) []claim {
 				c.numbers = append(c.numbers, v)
 			}
 		}
-		span := sentenceAround(text, m[0], m[1])
+		// Splitting once per text keeps this linear in the text's length;
+		// evidence texts are long and hold many durations.
+		if spans == nil {
+			spans = sentenceSpans(text)
+		}
+		span := spanAround(spans, len(text), m[0], m[1])
 		if deliveryWords.MatchString(text[span[0]:span[1]]) {
 			c.Kind = claimDeliveryTime
 		}
@@ -267,14 +274,14 @@ func sentenceSpans(text string) [][2]int {
 	return spans
 }
 
-// sentenceAround returns the span of the sentence holding [start, end).
-func sentenceAround(text string, start, end int) [2]int {
-	for _, s := range sentenceSpans(text) {
-		if start >= s[0] && end <= s[1] {
-			return s
-		}
+// spanAround returns the span among spans, the sentences of a text of
+// length n, that holds [start, end), or the whole text when none does.
+func spanAround(spans [][2]int, n, start, end int) [2]int {
+	i := sort.Search(len(spans), func(i int) bool { return spans[i][1] >= end })
+	if i < len(spans) && start >= spans[i][0] {
+		return spans[i]
 	}
-	return [2]int{0, len(text)}
+	return [2]int{0, n}
 }
 
 // removeSentences returns text without the sentences that hold a claim,

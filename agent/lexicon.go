@@ -82,10 +82,10 @@ var lexicon = map[Need][]lexiconEntry{
 			"suggestion", "show me", "compare", "comparison", "difference", "versus", "vs",
 			"which one", "which is better", "alternative", "similar", "something for", "gift",
 			"do you sell", "do you carry", "do you have any", "want to buy", "need a new",
-			"best * for", "good for",
+			"best * for", "good for", "help * choose", "help * pick", "help * decide",
 		}},
 		{0.5, []string{
-			"find", "need", "want", "buy", "products", "items", "under #", "below #", "different",
+			"find", "need", "want", "buy", "products", "items", "under #", "below #", "different", "choose",
 			"jacket", "coat", "shoes", "boots", "sneakers", "trainers", "sandals", "shirt", "tee",
 			"hoodie", "sweater", "fleece", "pants", "trousers", "jeans", "shorts", "leggings",
 			"dress", "skirt", "hat", "cap", "beanie", "gloves", "socks", "bag", "backpack",
@@ -100,9 +100,11 @@ var lexicon = map[Need][]lexiconEntry{
 			"purchase #", "my order #", "status * order", "status * purchase",
 			"order * status", "purchase * status", "locate * order", "locate * purchase",
 			"locate * parcel", "locate * package",
+			// Order numbers may start with letters, as in "order #W7800651".
+			`re:\b(order|purchase)\s*#\s?[a-z]{1,3}-?\d{3,}`,
 		}},
 		{0.6, []string{"status", "my package", "my parcel", "late", "delayed", "lost"}},
-		{0.5, []string{"my order", "my purchase", `re:#\s?\d{3,}`}},
+		{0.5, []string{"my order", "my purchase", `re:#\s?[a-z]{0,3}-?\d{3,}`, "check * order"}},
 		{1, []string{"my order * arrive", "my package * arrive", "my parcel * arrive"}},
 	},
 	NeedPayment: {

@@ -254,6 +254,12 @@ func withinSpans(offset int, spans [][2]int) bool {
 // brain's. Either way it sends the corrected text as a StreamReplace and
 // records an EventGroundingCorrected event.
 func (t *llmTurn) guard(ctx context.Context, reply *Reply) (*Reply, error) {
+	// Most replies state no checkable term, and indexing the evidence
+	// costs far more than finding the reply's terms, so it waits until a
+	// term needs it.
+	if len(findClaims(reply.Text)) == 0 {
+		return reply, nil
+	}
 	bad := newEvidence(t.evidence...).unsupported(reply.Text)
 	if len(bad) == 0 {
 		return reply, nil

@@ -40,6 +40,8 @@ func TestClassifyShopQuestions(t *testing.T) {
 		{"can you save the items in my basket for later", []Need{NeedSaveCart}},
 		{"how much is this jacket", []Need{NeedPrice}},
 		{"shippinh to Valencia", []Need{NeedShipping}},
+		{"Can you help me choose a jacket?", []Need{NeedProductSearch}},
+		{"This is mei.kovacs8232@example.com. Can you check order #W7800651 for me?", []Need{NeedOrderStatus}},
 	}
 	for _, tc := range cases {
 		got := Classify(tc.text)

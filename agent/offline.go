@@ -358,6 +358,10 @@ func (c *composer) sizing(ctx context.Context) error {
 				c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
 				c.grounded = true
 			}
+			// Its sizes in stock still answer "which sizes can I buy?".
+			if optionNamed(p, isSizeOption) != "" {
+				c.stockOf(p)
+			}
 		}
 		c.say(offerPerson)
 		return nil

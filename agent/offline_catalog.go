@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kljensen/snowball/english"
+
 	"github.com/salesagent/salesagent"
 )
 
@@ -43,10 +45,34 @@ func (c *composer) adjustNeeds(needs []Need) []Need {
 			needs = append(needs, NeedStock)
 		}
 	}
+	// "this fleece jacket" on the Fleece Jacket's page asks about that
+	// product, not for a search.
+	if c.product != nil && !c.named && c.product == c.turn.Product && pointsByName(c.product, c.turn.Message.Body) &&
+		!similarPattern.MatchString(c.turn.Message.Body) {
+		needs = withoutNeed(needs, NeedProductSearch)
+	}
 	if len(c.ambiguous) > 0 && !variantNeed {
 		needs = append(needs, NeedStock)
 	}
 	return needs
+}
+
+// pointsByName reports whether message points at p with a word such as
+// "this" followed by a word of p's title or type, as "this fleece jacket".
+func pointsByName(p *salesagent.Product, message string) bool {
+	own := setOf(stems(p.Title + " " + p.ProductType))
+	tokens := words(normalize(message))
+	for i, w := range tokens {
+		if !pointingWords[w] || w == "it" || w == "them" {
+			continue
+		}
+		for _, next := range tokens[i+1 : min(i+3, len(tokens))] {
+			if own[stem(next)] && !english.IsStopWord(next) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Patterns of catalog questions that search_products alone does not
@@ -59,13 +85,31 @@ var (
 	// saleListPattern finds a request for the products on sale, as
 	// against a question on discount codes.
 	saleListPattern = regexp.MustCompile(`(?i)\b(on sale|sale items?|clearance|markdowns?|marked down|reduced|deals?)\b`)
+	// priceDropPattern finds a request for the difference after a price
+	// fell on something the shopper already bought.
+	priceDropPattern = regexp.MustCompile(`(?i)\bprice (adjustments?|drops?|protection)\b|\bdifference (back|refunded)\b|\brefund (me )?the difference\b|\b(bought|purchased|ordered)\b.*\b(price (dropped|went down|fell)|cheaper now)\b`)
 )
 
+// priceAdjustmentQuestion is the question a price adjustment policy
+// answers, which a message that priceDropPattern matches asks.
+const priceAdjustmentQuestion = "If the price is lowered after my order, do you refund the difference?"
+
 // catalogQuestion answers the catalog questions that need more than a
-// search: a comparison of named products, a ranking by warmth and a list
-// of products on sale. It reports whether it answered.
+// search: a request for a price adjustment, a comparison of named
+// products, a ranking by warmth and a list of products on sale. It reports
+// whether it answered.
 func (c *composer) catalogQuestion(ctx context.Context) (bool, error) {
 	message := c.turn.Message.Body
+	// "They're on sale now, can I get the difference back?" asks for the
+	// price adjustment policy, not for the products on sale.
+	if priceDropPattern.MatchString(message) {
+		// The policy's own words pick its sentence, because the shopper's
+		// "bought" and "sale" would pick its exceptions.
+		if best, ok := bestPassage(c.turn.Hits, priceAdjustmentQuestion, NeedPrice, policyKinds...); ok {
+			c.quote(best)
+			return true, nil
+		}
+	}
 	if compared := c.comparedProducts(); len(compared) >= 2 && (comparePattern.MatchString(message) || c.turn.HasNeed(NeedProductSearch)) {
 		c.compare(compared)
 		return true, nil

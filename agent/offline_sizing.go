@@ -326,6 +326,18 @@ var (
 	runsLarge = regexp.MustCompile(`\bruns?\s+(?:about\s+|slightly\s+|a\s+|half\s+a\s+|half\s+)*(?:size\s+)?(?:large|big)\b`)
 )
 
+// onlyBetweenSizes reports whether the fit notes tell the shopper to size
+// up or down only when between sizes, as in "Runs large. If you are
+// between sizes, size down."
+func onlyBetweenSizes(notes []string) bool {
+	for _, note := range notes {
+		if strings.Contains(strings.ToLower(note), "between sizes") {
+			return true
+		}
+	}
+	return false
+}
+
 // betweenNotes returns the sentences of the guide's notes and the fit
 // notes that say what to do between sizes.
 func betweenNotes(guideNotes string, fit []string) []string {
@@ -400,6 +412,12 @@ func recommendSize(message string, data SizeGuideData, product *salesagent.Produ
 			if direction == 0 || data.ProductTitle == "" {
 				return sentences, false
 			}
+			if onlyBetweenSizes(data.FitNotes) {
+				// The fit note moves only a size that falls between two
+				// sizes, and this one sits on a row of the chart.
+				return append(sentences, fmt.Sprintf("The %s description says: %q You are not between sizes, so take %s.%s",
+					data.ProductTitle, strings.Join(data.FitNotes, " "), sizeOf(row), sizeStock(product, st.label(row)))), true
+			}
 			next := row + direction
 			if next < 0 || next >= len(data.Table.Rows) {
 				return append(sentences, fmt.Sprintf("The %s description says: %q %s is the %s size on the chart.", data.ProductTitle, note, capitalize(sizeOf(row)), extremeWord(direction))), true
@@ -418,6 +436,9 @@ func recommendSize(message string, data SizeGuideData, product *salesagent.Produ
 				pick := upper
 				if direction < 0 {
 					pick = lower
+				}
+				if onlyBetweenSizes(data.FitNotes) {
+					note = strings.Join(data.FitNotes, " ")
 				}
 				return append(sentences, fmt.Sprintf("The %s description says: %q So take %s.%s", data.ProductTitle, note, sizeOf(pick), sizeStock(product, st.label(pick)))), true
 			}

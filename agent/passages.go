@@ -88,7 +88,7 @@ var genericWords = stemSet([]string{
 	"rule", "rules", "info", "information", "detail", "details", "term", "terms", "condition",
 	"conditions", "option", "options", "work", "works", "available", "possible", "way", "ways",
 	"kind", "kinds", "general", "explain", "mean", "happen", "order", "orders", "item", "items",
-	"thing", "things", "question", "offer",
+	"thing", "things", "question", "offer", "within", "inside",
 })
 
 var allCoreStems = map[string]bool{}
@@ -148,8 +148,9 @@ func newQuery(question string, topic Need) query {
 		}
 	}
 	// A country counts by the names passages use for it, as "European
-	// Union" for Germany.
-	for _, p := range placesIn(question) {
+	// Union" for Germany. The home country does not count, because its
+	// rates are the default answer to a shipping question.
+	for _, p := range foreignPlaces(question) {
 		for _, k := range p.keywords {
 			q.specific[stem(k)] = true
 		}

@@ -36,7 +36,7 @@ var euMembers = map[string]bool{
 var countryAliases = map[string]string{
 	"uk": "GB", "u.k.": "GB", "britain": "GB", "great britain": "GB", "england": "GB", "scotland": "GB",
 	"wales": "GB", "northern ireland": "GB",
-	"usa": "US", "u.s.a.": "US", "u.s.": "US", "america": "US", "united states of america": "US",
+	"usa": "US", "u.s.a.": "US", "u.s.": "US", "us": "US", "america": "US", "united states of america": "US",
 	"holland": "NL", "czech republic": "CZ", "turkey": "TR",
 }
 
@@ -97,8 +97,9 @@ func placesIn(text string) []place {
 			if !ok {
 				continue
 			}
-			// "us" is a pronoun far more often than a country.
-			if n == 1 && tokens[i] == "us" {
+			// "us" is a pronoun far more often than a country, except
+			// after "the", as in "within the US".
+			if n == 1 && tokens[i] == "us" && (i == 0 || tokens[i-1] != "the") {
 				break
 			}
 			if !seen[code] {

@@ -502,12 +502,12 @@ func fitNotes(description string) []string {
 	for _, line := range strings.Split(description, "\n") {
 		line = cleanMarkdown(line)
 		if label, _, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(label), "fit") {
-			notes := splitSentences(line)
+			notes := withAnswers(splitSentences(line))
 			return notes[:min(len(notes), 2)]
 		}
 	}
 	var notes []string
-	for _, sentence := range splitSentences(description) {
+	for _, sentence := range withAnswers(splitSentences(description)) {
 		for _, s := range stems(sentence) {
 			if fitStems[s] {
 				notes = append(notes, cleanMarkdown(sentence))
@@ -519,6 +519,25 @@ func fitNotes(description string) []string {
 		}
 	}
 	return notes
+}
+
+// withAnswers joins a question to the sentence after it, which answers
+// it, as "Between sizes? Take the smaller one." A question with no
+// sentence after it is dropped, so a quote never ends in one.
+func withAnswers(sentences []string) []string {
+	var out []string
+	for i := 0; i < len(sentences); i++ {
+		sentence := sentences[i]
+		for strings.HasSuffix(strings.TrimSpace(sentence), "?") {
+			if i+1 == len(sentences) {
+				return out
+			}
+			i++
+			sentence += " " + sentences[i]
+		}
+		out = append(out, sentence)
+	}
+	return out
 }
 
 // sizesByStock returns the values of the variants' size option, in catalog

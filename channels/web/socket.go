@@ -169,6 +169,11 @@ func (sock *socket) readLoop() {
 		if !sock.handleFrame(data) {
 			return
 		}
+		// The hello deadline ends with a welcome: from then on the socket
+		// lives as long as it answers pings, however idle the shopper is.
+		if sock.convID != 0 {
+			_ = sock.extendReadDeadline()
+		}
 	}
 }
 

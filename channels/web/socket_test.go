@@ -587,6 +587,25 @@ func TestHelloTimeout(t *testing.T) {
 	}
 }
 
+func TestIdleSocketOutlivesHelloTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(cfg *Config, _ *salesagent.Shop) { cfg.HelloTimeout = 200 * time.Millisecond })
+	c := b.dial(t, DialOptions{})
+	ctx := testContext(t)
+
+	// A shopper reads the page for a while before asking anything.
+	time.Sleep(600 * time.Millisecond)
+	if _, _, err := b.db.AppendMessage(ctx, b.shop.ID, salesagent.Message{
+		ConversationID: c.Welcome.ConversationID, Role: salesagent.RoleOperator, Body: "Still there?",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f := next(t, c)
+	if f.Type != FrameMessage || f.Message == nil || f.Message.Body != "Still there?" {
+		t.Fatalf("after idling past the hello timeout got %s, want the operator message on an open socket", f.Raw)
+	}
+}
+
 func TestOperatorReplyReachesSocket(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,11 +50,13 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return usageError{fmt.Sprintf("unknown bench mode %q: use load or sockets", args[0])}
 }
 
-// benchLogLevel makes bench modes log warnings and errors only, unless
-// --log-level or SALESAGENT_LOG_LEVEL sets another level, because the
-// server logs a line per turn at info.
-func benchLogLevel() string {
-	return envOr("SALESAGENT_LOG_LEVEL", "warn")
+// setBenchLogLevel makes a bench or evaluation command log warnings and
+// errors only, unless --log-level or SALESAGENT_LOG_LEVEL sets another
+// level, because the server logs a line per turn at info.
+func setBenchLogLevel(fs *flag.FlagSet) {
+	level := envOr("SALESAGENT_LOG_LEVEL", "warn")
+	_ = fs.Set("log-level", level)
+	fs.Lookup("log-level").DefValue = level
 }
 
 // newBenchShop creates a throwaway shop with a random slug and, when
@@ -119,6 +122,9 @@ func startBenchServer(ctx context.Context, cfg Config, listeners int, logger *sl
 	}
 	cfg.PublicURL = s.URLs[0]
 	cfg.AutoMigrate = true
+	// The benchmark may share the database of real shops, whose WhatsApp
+	// sends and re-embedding jobs are not its work.
+	cfg.NoJobWorkers = true
 	app, err := newApp(ctx, cfg, logger)
 	if err != nil {
 		for _, l := range sockets {

@@ -44,7 +44,7 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 	fs := flag.NewFlagSet("bench load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg.Config)
-	_ = fs.Set("log-level", benchLogLevel())
+	setBenchLogLevel(fs)
 	fs.IntVar(&cfg.Load.Conversations, "conversations", 100, "number of simulated shoppers, each on its own WebSocket")
 	fs.IntVar(&cfg.Load.Turns, "turns", 3, "messages each shopper sends, each after the reply to the last")
 	fs.DurationVar(&cfg.Load.Ramp, "ramp", 10*time.Second, "time over which the shoppers' starts are spread evenly")
@@ -93,6 +93,9 @@ func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	// Each conversation holds four descriptors in this process: the
+	// shopper's and the server's ends of its WebSocket, and the two ends
+	// of its stream from the fake LLM.
 	if _, err := bench.RaiseFileLimit(uint64(4*cfg.Load.Conversations + 1024)); err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func parseBenchSocketsFlags(args []string, stderr io.Writer) (benchSocketsConfig
 	fs := flag.NewFlagSet("bench sockets", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg.Config)
-	_ = fs.Set("log-level", benchLogLevel())
+	setBenchLogLevel(fs)
 	fs.IntVar(&cfg.Sockets, "sockets", 1000, "idle widget connections to open")
 	fs.IntVar(&cfg.Parallel, "parallel", 32, "connection handshakes in flight at once")
 	fs.IntVar(&cfg.Listeners, "listeners", 0, fmt.Sprintf("loopback ports the server listens on; 0 means one per %d sockets", portsPerListener))

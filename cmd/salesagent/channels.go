@@ -34,16 +34,18 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 	wa := whatsapp.New(whatsapp.Config{DB: a.db, Turns: service, Client: waClient, Logger: a.logger, PublicURL: a.cfg.PublicURL})
 	waJobs := jobsPart{addWorkers: wa.AddWorkers, queues: whatsapp.Queues(0, 0)}
 
-	jobs, err := newJobs(a.db, m, a.logger, true, waJobs)
+	jobs, err := newJobs(a.db, m, a.logger, !a.cfg.NoJobWorkers, waJobs)
 	if err != nil {
 		return err
 	}
-	// Shutdown stops the jobs in order, so the signal context must not.
-	if err := jobs.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("start jobs: %w", err)
+	if !a.cfg.NoJobWorkers {
+		// Shutdown stops the jobs in order, so the signal context must not.
+		if err := jobs.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("start jobs: %w", err)
+		}
+		// Closers run last to first, so jobs stop after the channels.
+		a.closers = append(a.closers, func(ctx context.Context) { stopJobs(ctx, jobs, a.logger) })
 	}
-	// Closers run last to first, so jobs stop after the channels.
-	a.closers = append(a.closers, func(ctx context.Context) { stopJobs(ctx, jobs, a.logger) })
 	wa.Register(mux, jobs)
 
 	webServer := web.New(web.Config{

@@ -27,6 +27,9 @@ type Config struct {
 	AutoMigrate     bool
 	Models          ModelConfig
 	WhatsApp        whatsapp.ClientConfig
+	// NoJobWorkers makes the server only insert jobs, never run them, as
+	// a benchmark server sharing a database with real shops must.
+	NoJobWorkers bool
 }
 
 // envOr returns the environment variable name, or fallback when unset.

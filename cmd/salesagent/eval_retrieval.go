@@ -45,7 +45,7 @@ func parseEvalRetrievalFlags(args []string, stderr io.Writer) (evalRetrievalConf
 	fs := flag.NewFlagSet("eval retrieval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg.Config)
-	_ = fs.Set("log-level", benchLogLevel())
+	setBenchLogLevel(fs)
 	fs.IntVar(&cfg.Every, "every", 1, "evaluate every n-th query of each file; every product is loaded all the same")
 	fs.IntVar(&cfg.Depth, "depth", 100, "results ranked per query for nDCG, whose list keeps the judged products among them")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
