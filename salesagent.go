@@ -431,7 +431,10 @@ type Conversation struct {
 	Channel    string
 	Status     string
 	LastSeq    int
-	CreatedAt  time.Time
+	// OwnerOperatorID is the operator holding the conversation while its
+	// status is operator, and nil otherwise.
+	OwnerOperatorID *int64
+	CreatedAt       time.Time
 }
 
 // Message roles.
@@ -454,7 +457,13 @@ type Message struct {
 	Citations      []Citation `json:"citations,omitempty"`
 	ClientID       string     `json:"client_id,omitempty"`
 	ReplyTo        int        `json:"reply_to,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
+	// Internal marks an operator's note, which only operators see. The
+	// shopper-facing message queries leave internal messages out.
+	Internal bool `json:"internal,omitempty"`
+	// OperatorID is the operator who wrote an operator reply or note. It is
+	// left out of JSON so that shoppers do not see operator ids.
+	OperatorID int64     `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // Card types.

@@ -62,6 +62,8 @@ func (s *Service) brainFor(shop *salesagent.Shop) Brain {
 // has already stored, streams the output to out, stores the agent's reply
 // and returns it. While a person holds the conversation (status operator)
 // no brain runs, and HandleMessage returns a zero Message (Seq 0) and nil.
+// It returns the same when an operator claims the conversation while the
+// brain runs: the reply is then dropped, though its stream went out.
 //
 // A failed write to out does not stop the turn: the reply is still stored,
 // so the shopper gets it on reconnecting.
@@ -119,13 +121,25 @@ func (s *Service) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv
 		_ = emitter.Emit(ctx, StreamEvent{Type: StreamHandoff, Handoff: h})
 	}
 
-	stored, _, err := s.db.AppendMessage(ctx, shop.ID, salesagent.Message{
+	// The reply is stored only if no operator claimed the conversation
+	// while the brain ran; the store checks under the row lock.
+	stored, err := s.db.AppendAgentMessage(ctx, shop.ID, salesagent.Message{
 		ConversationID: conv.ID, Role: salesagent.RoleAgent, Body: reply.Text,
 		Cards: reply.Cards, Citations: reply.Citations, ReplyTo: msg.Seq,
 	})
 	if err != nil {
 		s.Metrics.turnDone(brain.Name(), OutcomeError, time.Since(start))
 		return salesagent.Message{}, fmt.Errorf("store agent reply: %w", err)
+	}
+	if stored.Seq == 0 {
+		// Tools may have acted already, as in a saved cart, so their events
+		// are kept, but no answered event is recorded.
+		if err := s.recordTurn(ctx, turn, toolbox, brain, nil); err != nil {
+			logger.ErrorContext(ctx, "record events of a turn cut short by an operator", "error", err)
+		}
+		s.Metrics.turnDone(brain.Name(), OutcomeOperator, time.Since(start))
+		logger.InfoContext(ctx, "agent reply dropped because an operator took over during the turn", "brain", brain.Name())
+		return salesagent.Message{}, nil
 	}
 	if err := s.recordTurn(ctx, turn, toolbox, brain, reply); err != nil {
 		// The reply is stored and sent; losing its outcome events must not

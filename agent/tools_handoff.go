@@ -65,7 +65,9 @@ func runEscalate(ctx context.Context, env *ToolEnv, raw json.RawMessage) (*ToolR
 	case salesagent.StatusEscalated, salesagent.StatusOperator:
 		data.AlreadyEscalated = true
 	default:
-		if err := env.DB.SetConversationStatus(ctx, turn.Shop.ID, turn.Conversation.ID, salesagent.StatusEscalated); err != nil {
+		// An operator may have claimed the conversation during the turn, and
+		// the escalation must not take it back from them.
+		if _, err := env.DB.EscalateConversation(ctx, turn.Shop.ID, turn.Conversation.ID); err != nil {
 			return nil, err
 		}
 		turn.Conversation.Status = salesagent.StatusEscalated

@@ -16,11 +16,11 @@ import (
 // database can fan messages out to their own sockets.
 const NotifyChannel = "salesagent_messages"
 
-const conversationColumns = `id, shop_id, customer_id, channel, status, last_seq, created_at`
+const conversationColumns = `id, shop_id, customer_id, channel, status, last_seq, owner_operator_id, created_at`
 
 func scanConversation(row pgx.Row) (*salesagent.Conversation, error) {
 	var c salesagent.Conversation
-	err := row.Scan(&c.ID, &c.ShopID, &c.CustomerID, &c.Channel, &c.Status, &c.LastSeq, &c.CreatedAt)
+	err := row.Scan(&c.ID, &c.ShopID, &c.CustomerID, &c.Channel, &c.Status, &c.LastSeq, &c.OwnerOperatorID, &c.CreatedAt)
 	return &c, err
 }
 
@@ -74,51 +74,15 @@ func (db *DB) SetConversationCustomer(ctx context.Context, shopID, id, customerI
 // Seq and CreatedAt, and announces it on NotifyChannel. When msg.ClientID is
 // set and a message with that client id exists, nothing is stored and the
 // existing message is returned with duplicate set, so a resend is a no-op.
+// A shopper message reopens a resolved conversation: its status goes back
+// to open, so the agent answers again.
 func (db *DB) AppendMessage(ctx context.Context, shopID int64, msg salesagent.Message) (stored salesagent.Message, duplicate bool, err error) {
 	err = db.InTx(ctx, func(tx pgx.Tx) error {
-		// Locking the conversation row serialises appends, so seq has no
-		// gaps and a concurrent resend sees the first copy.
-		var seq int
-		if err := tx.QueryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = now()
-			WHERE shop_id = $1 AND id = $2 RETURNING last_seq`, shopID, msg.ConversationID).Scan(&seq); err != nil {
-			return translate(err, fmt.Sprintf("conversation %d", msg.ConversationID))
+		stored, duplicate, err = appendMessage(ctx, tx, shopID, msg)
+		if duplicate {
+			return errRollback
 		}
-		if msg.ClientID != "" {
-			existing, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages
-				WHERE conversation_id = $1 AND client_id = $2`, msg.ConversationID, msg.ClientID))
-			if err == nil {
-				stored, duplicate = *existing, true
-				return errRollback
-			}
-			if err != pgx.ErrNoRows {
-				return err
-			}
-		}
-
-		cards, citations := marshalList(msg.Cards), marshalList(msg.Citations)
-		var clientID *string
-		if msg.ClientID != "" {
-			clientID = &msg.ClientID
-		}
-		var replyTo *int
-		if msg.ReplyTo > 0 {
-			replyTo = &msg.ReplyTo
-		}
-		row := tx.QueryRow(ctx, `
-			INSERT INTO messages (shop_id, conversation_id, seq, role, body, cards, citations, client_id, reply_to)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+messageColumns,
-			shopID, msg.ConversationID, seq, msg.Role, msg.Body, cards, citations, clientID, replyTo)
-		m, err := scanMessage(row)
-		if err != nil {
-			return translate(err, "message")
-		}
-		stored = *m
-
-		payload, _ := json.Marshal(map[string]any{"shop_id": shopID, "conversation_id": msg.ConversationID, "seq": seq})
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, string(payload)); err != nil {
-			return fmt.Errorf("notify new message: %w", err)
-		}
-		return nil
+		return err
 	})
 	if err == errRollback {
 		err = nil
@@ -127,6 +91,91 @@ func (db *DB) AppendMessage(ctx context.Context, shopID int64, msg salesagent.Me
 		return salesagent.Message{}, false, fmt.Errorf("append message to conversation %d: %w", msg.ConversationID, err)
 	}
 	return stored, duplicate, nil
+}
+
+// AppendAgentMessage stores the agent's reply like AppendMessage, unless an
+// operator holds the conversation: then nothing is stored and it returns a
+// zero Message (Seq 0). The status is read under the conversation's row
+// lock in the same transaction as the insert, and a claim updates the same
+// row, so every agent message stored has a lower seq than the last_seq a
+// successful claim returns.
+func (db *DB) AppendAgentMessage(ctx context.Context, shopID int64, msg salesagent.Message) (salesagent.Message, error) {
+	var stored salesagent.Message
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		var status string
+		if err := tx.QueryRow(ctx, `SELECT status FROM conversations WHERE shop_id = $1 AND id = $2 FOR UPDATE`,
+			shopID, msg.ConversationID).Scan(&status); err != nil {
+			return translate(err, fmt.Sprintf("conversation %d", msg.ConversationID))
+		}
+		if status == salesagent.StatusOperator {
+			return nil
+		}
+		var err error
+		stored, _, err = appendMessage(ctx, tx, shopID, msg)
+		return err
+	})
+	if err != nil {
+		return salesagent.Message{}, fmt.Errorf("append agent message to conversation %d: %w", msg.ConversationID, err)
+	}
+	return stored, nil
+}
+
+// appendMessage stores msg in tx and notifies. It returns the existing
+// message with duplicate set when msg.ClientID was stored before; the
+// caller must then roll back, to undo the seq increment.
+func appendMessage(ctx context.Context, tx pgx.Tx, shopID int64, msg salesagent.Message) (stored salesagent.Message, duplicate bool, err error) {
+	// Locking the conversation row serialises appends, so seq has no gaps
+	// and a concurrent resend sees the first copy.
+	var seq int
+	if err := tx.QueryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = now(),
+			status = CASE WHEN $3 = 'shopper' AND status = 'resolved' THEN 'open' ELSE status END
+		WHERE shop_id = $1 AND id = $2 RETURNING last_seq`, shopID, msg.ConversationID, msg.Role).Scan(&seq); err != nil {
+		return stored, false, translate(err, fmt.Sprintf("conversation %d", msg.ConversationID))
+	}
+	if msg.ClientID != "" {
+		existing, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages
+			WHERE conversation_id = $1 AND client_id = $2`, msg.ConversationID, msg.ClientID))
+		if err == nil {
+			return *existing, true, nil
+		}
+		if err != pgx.ErrNoRows {
+			return stored, false, err
+		}
+	}
+
+	cards, citations := marshalList(msg.Cards), marshalList(msg.Citations)
+	var clientID *string
+	if msg.ClientID != "" {
+		clientID = &msg.ClientID
+	}
+	var replyTo *int
+	if msg.ReplyTo > 0 {
+		replyTo = &msg.ReplyTo
+	}
+	visibility := "public"
+	if msg.Internal {
+		visibility = "internal"
+	}
+	var operatorID *int64
+	if msg.OperatorID > 0 {
+		operatorID = &msg.OperatorID
+	}
+	row := tx.QueryRow(ctx, `
+		INSERT INTO messages (shop_id, conversation_id, seq, role, body, cards, citations, client_id, reply_to, visibility, operator_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+messageColumns,
+		shopID, msg.ConversationID, seq, msg.Role, msg.Body, cards, citations, clientID, replyTo, visibility, operatorID)
+	m, err := scanMessage(row)
+	if err != nil {
+		return stored, false, translate(err, "message")
+	}
+
+	// Internal notes are announced too, so that consoles can refresh; the
+	// web channel's catch-up query skips them.
+	payload, _ := json.Marshal(map[string]any{"shop_id": shopID, "conversation_id": msg.ConversationID, "seq": seq})
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, string(payload)); err != nil {
+		return stored, false, fmt.Errorf("notify new message: %w", err)
+	}
+	return *m, false, nil
 }
 
 type rollbackError struct{}
@@ -143,12 +192,13 @@ func marshalList[T any](items []T) []byte {
 	return b
 }
 
-const messageColumns = `id, conversation_id, seq, role, body, cards, citations, coalesce(client_id, ''), coalesce(reply_to, 0), created_at`
+const messageColumns = `id, conversation_id, seq, role, body, cards, citations, coalesce(client_id, ''), coalesce(reply_to, 0),
+	visibility = 'internal', coalesce(operator_id, 0), created_at`
 
 func scanMessage(row pgx.Row) (*salesagent.Message, error) {
 	var m salesagent.Message
 	var cards, citations []byte
-	if err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.Role, &m.Body, &cards, &citations, &m.ClientID, &m.ReplyTo, &m.CreatedAt); err != nil {
+	if err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.Role, &m.Body, &cards, &citations, &m.ClientID, &m.ReplyTo, &m.Internal, &m.OperatorID, &m.CreatedAt); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(cards, &m.Cards); err != nil {
@@ -160,17 +210,26 @@ func scanMessage(row pgx.Row) (*salesagent.Message, error) {
 	return &m, nil
 }
 
-// MessagesAfter returns up to limit messages with seq greater than afterSeq,
-// in order.
+// MessagesAfter returns up to limit public messages with seq greater than
+// afterSeq, in order. Operators' internal notes are left out, so seq may
+// skip numbers.
 func (db *DB) MessagesAfter(ctx context.Context, shopID, conversationID int64, afterSeq, limit int) ([]salesagent.Message, error) {
 	return db.queryMessages(ctx, `SELECT `+messageColumns+` FROM messages
-		WHERE shop_id = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`, shopID, conversationID, afterSeq, limit)
+		WHERE shop_id = $1 AND conversation_id = $2 AND seq > $3 AND visibility = 'public' ORDER BY seq LIMIT $4`, shopID, conversationID, afterSeq, limit)
 }
 
-// RecentMessages returns the conversation's last n messages, oldest first.
+// RecentMessages returns the conversation's last n public messages, oldest
+// first. Operators' internal notes are left out.
 func (db *DB) RecentMessages(ctx context.Context, shopID, conversationID int64, n int) ([]salesagent.Message, error) {
 	return db.queryMessages(ctx, `SELECT * FROM (SELECT `+messageColumns+` FROM messages
-		WHERE shop_id = $1 AND conversation_id = $2 ORDER BY seq DESC LIMIT $3) recent ORDER BY seq`, shopID, conversationID, n)
+		WHERE shop_id = $1 AND conversation_id = $2 AND visibility = 'public' ORDER BY seq DESC LIMIT $3) recent ORDER BY seq`, shopID, conversationID, n)
+}
+
+// AllMessages returns every message of the conversation in order, internal
+// notes included, for operators.
+func (db *DB) AllMessages(ctx context.Context, shopID, conversationID int64) ([]salesagent.Message, error) {
+	return db.queryMessages(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE shop_id = $1 AND conversation_id = $2 ORDER BY seq`, shopID, conversationID)
 }
 
 func (db *DB) queryMessages(ctx context.Context, sql string, args ...any) ([]salesagent.Message, error) {

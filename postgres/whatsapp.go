@@ -122,7 +122,7 @@ func OpenWhatsAppConversation(ctx context.Context, q Querier, shopID, customerID
 		DO UPDATE SET updated_at = now()
 		RETURNING `+conversationColumns+`, (xmax = 0)`, shopID, customerID)
 	var c salesagent.Conversation
-	if err := row.Scan(&c.ID, &c.ShopID, &c.CustomerID, &c.Channel, &c.Status, &c.LastSeq, &c.CreatedAt, &created); err != nil {
+	if err := row.Scan(&c.ID, &c.ShopID, &c.CustomerID, &c.Channel, &c.Status, &c.LastSeq, &c.OwnerOperatorID, &c.CreatedAt, &created); err != nil {
 		return nil, false, translate(err, "WhatsApp conversation")
 	}
 	return &c, created, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/channels/web"
 	"github.com/salesagent/salesagent/channels/whatsapp"
+	"github.com/salesagent/salesagent/console"
 	"github.com/salesagent/salesagent/demo"
 )
 
@@ -61,6 +62,8 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 			a.logger.Warn("close web channel", "error", err)
 		}
 	})
+
+	console.New(console.Config{DB: a.db, Logger: a.logger, PublicURL: a.cfg.PublicURL}).Register(mux)
 
 	mux.Handle("GET /static/demo/", http.StripPrefix("/static/demo/", http.FileServerFS(demo.Images())))
 	mux.HandleFunc("GET /{$}", a.handleRoot)

@@ -9,6 +9,7 @@
 //	salesagent chat     talk to a running server as the widget does
 //	salesagent eval     run the conversation scenarios and print pass rates
 //	salesagent bench    measure load, idle connections and memory on loopback
+//	salesagent operator add an operator who answers conversations in the console
 package main
 
 import (
@@ -34,6 +35,7 @@ Usage:
   salesagent eval retrieval FILE...     score search on judged product-search files
   salesagent bench   load|sockets       measure load and idle connections on 127.0.0.1
   salesagent embedder --shop SLUG [--use NAME]  show or switch a shop's embedder
+  salesagent operator add --shop SLUG --email E --name N  add a console operator
 
 Run "salesagent COMMAND -h" for a command's flags.
 Every command reads SALESAGENT_DATABASE_URL (or --database-url).
@@ -87,6 +89,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runBench(ctx, rest, stdin, stdout, stderr)
 	case "embedder":
 		return runEmbedder(ctx, rest, stdout, stderr)
+	case "operator":
+		return runOperator(ctx, rest, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

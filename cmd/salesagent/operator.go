@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"strings"
+
+	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/console"
+	"github.com/salesagent/salesagent/postgres"
+)
+
+const operatorUsage = `Usage: salesagent operator add --shop SLUG --email EMAIL --name NAME [--role admin|operator] [--password-env VAR]
+
+Without --password-env, the password is read from the first line of standard input.
+`
+
+func runOperator(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprint(stderr, operatorUsage)
+		if len(args) == 0 {
+			return usageError{"missing operator subcommand: use salesagent operator add"}
+		}
+		return usageError{fmt.Sprintf("unknown operator subcommand %q: use salesagent operator add", args[0])}
+	}
+
+	var cfg Config
+	var slug, email, name, role, passwordEnv string
+	fs := flag.NewFlagSet("operator add", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addCommonFlags(fs, &cfg)
+	fs.StringVar(&slug, "shop", "", "slug of the operator's shop (required)")
+	fs.StringVar(&email, "email", "", "operator's email, used to log in to the console (required)")
+	fs.StringVar(&name, "name", "", "operator's name as shoppers see it, as in \"Dana joined the conversation\" (required)")
+	fs.StringVar(&role, "role", postgres.OperatorRoleOperator, "operator's role: admin or operator")
+	fs.StringVar(&passwordEnv, "password-env", "", "read the password from this environment variable instead of standard input")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, operatorUsage)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := checkOperatorFlags(fs, slug, email, name, role); err != nil {
+		return err
+	}
+
+	password, err := readOperatorPassword(passwordEnv, stdin, stderr)
+	if err != nil {
+		return err
+	}
+	hash, err := console.HashPassword(password)
+	if err != nil {
+		return usageError{salesagent.ErrorMessage(err)}
+	}
+
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	db, err := openMigrated(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	shop, err := db.ShopBySlug(ctx, slug)
+	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
+		return fmt.Errorf("shop %q not found: load it first with salesagent ingest --shop %s PATH", slug, slug)
+	}
+	if err != nil {
+		return err
+	}
+	op, err := db.CreateOperator(ctx, shop.ID, email, strings.TrimSpace(name), role, hash)
+	if salesagent.ErrorCode(err) == salesagent.ECONFLICT {
+		return fmt.Errorf("operator %s already exists in shop %q: choose another email", email, slug)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added %s %s <%s> to shop %s (operator id %d)\n", op.Role, op.Name, op.Email, shop.Slug, op.ID)
+	return nil
+}
+
+// checkOperatorFlags validates the flags of operator add.
+func checkOperatorFlags(fs *flag.FlagSet, slug, email, name, role string) error {
+	switch {
+	case fs.NArg() > 0:
+		return usageError{fmt.Sprintf("unexpected argument %q: operator add takes only flags", fs.Arg(0))}
+	case slug == "":
+		return usageError{"missing --shop SLUG: name the operator's shop, for example --shop demo"}
+	case !salesagent.ValidSlug(slug):
+		return usageError{fmt.Sprintf("invalid --shop %q: use 1 to 63 lowercase letters, digits and hyphens, as in --shop my-store", slug)}
+	case email == "":
+		return usageError{"missing --email: give the address the operator logs in with"}
+	case strings.TrimSpace(name) == "":
+		return usageError{"missing --name: give the name shoppers see when the operator joins"}
+	case role != postgres.OperatorRoleAdmin && role != postgres.OperatorRoleOperator:
+		return usageError{fmt.Sprintf("invalid --role %q: use admin or operator", role)}
+	}
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
+		return usageError{fmt.Sprintf("invalid --email %q: use a plain address such as dana@example.com", email)}
+	}
+	return nil
+}
+
+// readOperatorPassword reads the password from the environment variable,
+// or from the first line of stdin when variable is empty.
+func readOperatorPassword(variable string, stdin io.Reader, stderr io.Writer) (string, error) {
+	if variable != "" {
+		password, ok := os.LookupEnv(variable)
+		if !ok || password == "" {
+			return "", usageError{fmt.Sprintf("invalid --password-env %s: that environment variable is empty or unset", variable)}
+		}
+		return password, nil
+	}
+	// NOTE: the typed password is echoed on a terminal; use --password-env
+	// to keep it off the screen.
+	fmt.Fprint(stderr, "Password: ")
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return "", usageError{"missing password: type it on standard input or use --password-env VAR"}
+	}
+	return password, nil
+}

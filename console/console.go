@@ -1,0 +1,173 @@
+// Package console is the backend of the operator console, a JSON API under
+// /console/api/. With it a shop's operators sign in and list the
+// conversations waiting for a person. They take one over from the agent,
+// reply, add internal notes, hand it back and resolve it.
+//
+// Every request after login is tied to one operator and one shop, and
+// every query filters on that shop, so another shop's conversation is
+// "not found".
+package console
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/postgres"
+)
+
+// LoginLimit is a token bucket applied to login attempts per account and
+// client IP address.
+type LoginLimit struct {
+	// Burst is the number of attempts allowed in a row. Defaults to 5.
+	Burst int
+	// Every is the time in which one more attempt is earned. Defaults to
+	// 1 minute.
+	Every time.Duration
+}
+
+// Config sets up a Console. DB is required; every other field has a
+// default.
+type Config struct {
+	DB *postgres.DB
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// PublicURL is the address operators reach this server at. When it is
+	// https, session cookies are Secure even behind a proxy that ends TLS.
+	PublicURL string
+	// SessionTTL is how long a session lasts after login. Defaults to 12h.
+	SessionTTL time.Duration
+	// LoginLimit limits login attempts per account and IP address.
+	LoginLimit LoginLimit
+	// MaxTextRunes is the longest reply or note in characters. Defaults to
+	// 4000.
+	MaxTextRunes int
+}
+
+// Console serves the operator console's API. Build it with New and mount
+// it with Register.
+type Console struct {
+	cfg    Config
+	db     *postgres.DB
+	log    *slog.Logger
+	logins *loginLimiter
+}
+
+// New builds the console. It panics when cfg.DB is nil, as that is a wiring
+// mistake.
+func New(cfg Config) *Console {
+	if cfg.DB == nil {
+		panic("console.New: Config.DB is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.LoginLimit.Burst <= 0 {
+		cfg.LoginLimit.Burst = 5
+	}
+	if cfg.LoginLimit.Every <= 0 {
+		cfg.LoginLimit.Every = time.Minute
+	}
+	if cfg.MaxTextRunes <= 0 {
+		cfg.MaxTextRunes = 4000
+	}
+	return &Console{
+		cfg:    cfg,
+		db:     cfg.DB,
+		log:    cfg.Logger.With("component", "console"),
+		logins: newLoginLimiter(cfg.LoginLimit),
+	}
+}
+
+// Register mounts the console's API routes on mux.
+func (c *Console) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /console/api/login", c.handleLogin)
+	mux.HandleFunc("POST /console/api/logout", c.authed(c.handleLogout))
+	mux.HandleFunc("GET /console/api/me", c.authed(c.handleMe))
+	mux.HandleFunc("GET /console/api/queue", c.authed(c.handleQueue))
+	mux.HandleFunc("GET /console/api/conversations/{id}", c.authed(c.handleConversation))
+	mux.HandleFunc("POST /console/api/conversations/{id}/claim", c.authed(c.handleClaim))
+	mux.HandleFunc("POST /console/api/conversations/{id}/reply", c.authed(c.handleReply))
+	mux.HandleFunc("POST /console/api/conversations/{id}/note", c.authed(c.handleNote))
+	mux.HandleFunc("POST /console/api/conversations/{id}/handback", c.authed(c.handleHandBack))
+	mux.HandleFunc("POST /console/api/conversations/{id}/resolve", c.authed(c.handleResolve))
+}
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// writeError sends err as a JSON error with the status of its code.
+// Internal errors are logged and shown with a generic message.
+func (c *Console) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := salesagent.ErrorCode(err)
+	if code == salesagent.EINTERNAL {
+		c.log.ErrorContext(r.Context(), "console request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = salesagent.ErrorMessage(err)
+	writeJSON(w, httpStatus(code), body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// maxBodyBytes bounds every request body.
+const maxBodyBytes = 64 << 10
+
+// decodeBody reads a JSON request body into v.
+func decodeBody(r *http.Request, v any) error {
+	mediaType, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	if strings.TrimSpace(strings.ToLower(mediaType)) != "application/json" {
+		return salesagent.Errorf(salesagent.EINVALID, "invalid Content-Type %q: send the body as application/json", r.Header.Get("Content-Type"))
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return salesagent.Errorf(salesagent.ETOOLARGE, "request body is over %d bytes: send a shorter text", maxBodyBytes)
+		}
+		return &salesagent.Error{Code: salesagent.EINVALID, Message: "invalid JSON body: " + err.Error(), Err: err}
+	}
+	return nil
+}
+
+// httpStatus maps an application error code to its HTTP status.
+func httpStatus(code string) int {
+	switch code {
+	case salesagent.EINVALID:
+		return http.StatusBadRequest
+	case salesagent.ENOTFOUND:
+		return http.StatusNotFound
+	case salesagent.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case salesagent.EFORBIDDEN:
+		return http.StatusForbidden
+	case salesagent.ECONFLICT:
+		return http.StatusConflict
+	case salesagent.ERATELIMITED:
+		return http.StatusTooManyRequests
+	case salesagent.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case salesagent.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

@@ -1,0 +1,275 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/salesagent/salesagent"
+)
+
+// EscalateConversation marks the conversation as waiting for a person,
+// unless an operator already holds it. It reports whether the status
+// changed.
+func (db *DB) EscalateConversation(ctx context.Context, shopID, id int64) (bool, error) {
+	tag, err := db.Pool.Exec(ctx, `UPDATE conversations SET status = 'escalated', updated_at = now()
+		WHERE shop_id = $1 AND id = $2 AND status NOT IN ('escalated', 'operator')`, shopID, id)
+	if err != nil {
+		return false, translate(err, "conversation status")
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ClaimConversation gives the conversation to the operator and stores
+// notice, a public system message, in the same transaction. Only one
+// operator holds a conversation: claiming one that an operator holds
+// already is an ECONFLICT error. The returned conversation's LastSeq is the
+// last seq before notice, so every agent message has a seq up to it.
+func (db *DB) ClaimConversation(ctx context.Context, op *Operator, id int64, notice string) (*salesagent.Conversation, salesagent.Message, error) {
+	var conv *salesagent.Conversation
+	var stored salesagent.Message
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		conv, err = scanConversation(tx.QueryRow(ctx, `UPDATE conversations SET status = 'operator', owner_operator_id = $3, updated_at = now()
+			WHERE shop_id = $1 AND id = $2 AND status <> 'operator' RETURNING `+conversationColumns, op.ShopID, id, op.ID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return heldError(ctx, tx, op.ShopID, id)
+		}
+		if err != nil {
+			return translate(err, fmt.Sprintf("conversation %d", id))
+		}
+		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
+			ConversationID: id, Role: salesagent.RoleSystem, Body: notice, OperatorID: op.ID,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, salesagent.Message{}, fmt.Errorf("claim conversation %d: %w", id, err)
+	}
+	return conv, stored, nil
+}
+
+// heldError explains why a claim changed no row: the conversation is
+// missing, or an operator holds it.
+func heldError(ctx context.Context, q Querier, shopID, id int64) error {
+	var name string
+	err := q.QueryRow(ctx, `SELECT coalesce(o.name, 'another operator') FROM conversations c
+		LEFT JOIN operators o ON o.id = c.owner_operator_id
+		WHERE c.shop_id = $1 AND c.id = $2`, shopID, id).Scan(&name)
+	if err != nil {
+		return translate(err, fmt.Sprintf("conversation %d", id))
+	}
+	return salesagent.Errorf(salesagent.ECONFLICT, "conversation %d is already held by %s", id, name)
+}
+
+// lockHeld locks the conversation row and checks that op holds it.
+func lockHeld(ctx context.Context, tx pgx.Tx, op *Operator, id int64) (*salesagent.Conversation, error) {
+	conv, err := scanConversation(tx.QueryRow(ctx, `SELECT `+conversationColumns+` FROM conversations
+		WHERE shop_id = $1 AND id = $2 FOR UPDATE`, op.ShopID, id))
+	if err != nil {
+		return nil, translate(err, fmt.Sprintf("conversation %d", id))
+	}
+	if conv.Status != salesagent.StatusOperator || conv.OwnerOperatorID == nil {
+		return nil, salesagent.Errorf(salesagent.ECONFLICT, "conversation %d is not held by an operator: claim it first", id)
+	}
+	if *conv.OwnerOperatorID != op.ID {
+		return nil, salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator; only they can reply or hand it back", id)
+	}
+	return conv, nil
+}
+
+// HandBackConversation returns a conversation that op holds to the agent
+// (status open, no owner) and stores notice, a public system message.
+func (db *DB) HandBackConversation(ctx context.Context, op *Operator, id int64, notice string) (salesagent.Message, error) {
+	var stored salesagent.Message
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := lockHeld(ctx, tx, op, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE conversations SET status = 'open', owner_operator_id = NULL, updated_at = now()
+			WHERE shop_id = $1 AND id = $2`, op.ShopID, id); err != nil {
+			return fmt.Errorf("set status: %w", err)
+		}
+		var err error
+		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
+			ConversationID: id, Role: salesagent.RoleSystem, Body: notice, OperatorID: op.ID,
+		})
+		return err
+	})
+	if err != nil {
+		return salesagent.Message{}, fmt.Errorf("hand back conversation %d: %w", id, err)
+	}
+	return stored, nil
+}
+
+// ResolveConversation closes the conversation (status resolved, no owner).
+// A conversation that an operator holds can be resolved by that operator
+// only; any operator of the shop may resolve one that nobody holds.
+func (db *DB) ResolveConversation(ctx context.Context, op *Operator, id int64) error {
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		conv, err := scanConversation(tx.QueryRow(ctx, `SELECT `+conversationColumns+` FROM conversations
+			WHERE shop_id = $1 AND id = $2 FOR UPDATE`, op.ShopID, id))
+		if err != nil {
+			return translate(err, fmt.Sprintf("conversation %d", id))
+		}
+		if conv.Status == salesagent.StatusOperator && conv.OwnerOperatorID != nil && *conv.OwnerOperatorID != op.ID {
+			return salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator; only they can resolve it", id)
+		}
+		_, err = tx.Exec(ctx, `UPDATE conversations SET status = 'resolved', owner_operator_id = NULL, updated_at = now()
+			WHERE shop_id = $1 AND id = $2`, op.ShopID, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("resolve conversation %d: %w", id, err)
+	}
+	return nil
+}
+
+// AppendOperatorReply stores a public operator message in a conversation
+// that op holds. The new-message notification reaches the shopper's socket.
+// TODO: the WhatsApp channel does not send operator replies to the shopper yet.
+func (db *DB) AppendOperatorReply(ctx context.Context, op *Operator, id int64, body string) (salesagent.Message, error) {
+	var stored salesagent.Message
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := lockHeld(ctx, tx, op, id); err != nil {
+			return err
+		}
+		var err error
+		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
+			ConversationID: id, Role: salesagent.RoleOperator, Body: body, OperatorID: op.ID,
+		})
+		return err
+	})
+	if err != nil {
+		return salesagent.Message{}, fmt.Errorf("reply in conversation %d: %w", id, err)
+	}
+	return stored, nil
+}
+
+// AppendOperatorNote stores an internal note, which only operators see. Any
+// operator of the shop may add one, holding the conversation or not.
+func (db *DB) AppendOperatorNote(ctx context.Context, op *Operator, id int64, body string) (salesagent.Message, error) {
+	var stored salesagent.Message
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
+			ConversationID: id, Role: salesagent.RoleOperator, Body: body, OperatorID: op.ID, Internal: true,
+		})
+		return err
+	})
+	if err != nil {
+		return salesagent.Message{}, fmt.Errorf("add note to conversation %d: %w", id, err)
+	}
+	return stored, nil
+}
+
+// QueueEntry is a conversation waiting for a person.
+type QueueEntry struct {
+	Conversation *salesagent.Conversation
+	// EscalatedAt is when the latest escalation happened, or when the
+	// conversation last changed if no escalation event was recorded.
+	EscalatedAt time.Time
+	// Reason and Summary come from the latest escalated event.
+	Reason   string
+	Summary  string
+	Customer *salesagent.Customer
+	// Cart is the conversation's latest saved cart, or nil.
+	Cart *SavedCart
+	// LastMessage is the latest public message.
+	LastMessage *salesagent.Message
+}
+
+// SavedCart is a cart saved during a conversation.
+type SavedCart struct {
+	Token   string                `json:"token"`
+	Items   []salesagent.CartItem `json:"items"`
+	SavedAt time.Time             `json:"saved_at"`
+}
+
+// EscalatedQueue returns the shop's escalated conversations, longest
+// waiting first.
+func (db *DB) EscalatedQueue(ctx context.Context, shopID int64) ([]QueueEntry, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT c.id, c.shop_id, c.customer_id, c.channel, c.status, c.last_seq, c.owner_operator_id, c.created_at,
+			coalesce(e.created_at, c.updated_at), coalesce(e.data->>'reason', ''), coalesce(e.data->>'summary', '')
+		FROM conversations c
+		LEFT JOIN LATERAL (SELECT created_at, data FROM events
+			WHERE shop_id = c.shop_id AND conversation_id = c.id AND type = 'escalated' ORDER BY id DESC LIMIT 1) e ON true
+		WHERE c.shop_id = $1 AND c.status = 'escalated'
+		ORDER BY 9, c.id`, shopID)
+	if err != nil {
+		return nil, fmt.Errorf("load escalated conversations: %w", err)
+	}
+	var queue []QueueEntry
+	for rows.Next() {
+		var c salesagent.Conversation
+		var entry QueueEntry
+		if err := rows.Scan(&c.ID, &c.ShopID, &c.CustomerID, &c.Channel, &c.Status, &c.LastSeq, &c.OwnerOperatorID, &c.CreatedAt,
+			&entry.EscalatedAt, &entry.Reason, &entry.Summary); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load escalated conversations: %w", err)
+		}
+		entry.Conversation = &c
+		queue = append(queue, entry)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load escalated conversations: %w", err)
+	}
+
+	// TODO: these lookups run once per entry; join them into the queue
+	// query if queues grow past a few dozen conversations.
+	for i := range queue {
+		if err := db.fillQueueEntry(ctx, shopID, &queue[i]); err != nil {
+			return nil, err
+		}
+	}
+	return queue, nil
+}
+
+func (db *DB) fillQueueEntry(ctx context.Context, shopID int64, entry *QueueEntry) error {
+	conv := entry.Conversation
+	if conv.CustomerID != nil {
+		customer, err := db.CustomerByID(ctx, shopID, *conv.CustomerID)
+		if err != nil && salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
+			return fmt.Errorf("load customer of conversation %d: %w", conv.ID, err)
+		}
+		entry.Customer = customer
+	}
+	cart, err := db.ConversationCart(ctx, shopID, conv.ID)
+	if err != nil {
+		return err
+	}
+	entry.Cart = cart
+	last, err := db.RecentMessages(ctx, shopID, conv.ID, 1)
+	if err != nil {
+		return fmt.Errorf("load last message of conversation %d: %w", conv.ID, err)
+	}
+	if len(last) == 1 {
+		entry.LastMessage = &last[0]
+	}
+	return nil
+}
+
+// ConversationCart returns the latest cart saved in the conversation, or
+// nil when none was saved.
+func (db *DB) ConversationCart(ctx context.Context, shopID, conversationID int64) (*SavedCart, error) {
+	var cart SavedCart
+	var raw []byte
+	err := db.Pool.QueryRow(ctx, `SELECT token, items, created_at FROM carts
+		WHERE shop_id = $1 AND conversation_id = $2 ORDER BY id DESC LIMIT 1`, shopID, conversationID).Scan(&cart.Token, &raw, &cart.SavedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load cart of conversation %d: %w", conversationID, err)
+	}
+	if err := json.Unmarshal(raw, &cart.Items); err != nil {
+		return nil, fmt.Errorf("decode cart of conversation %d: %w", conversationID, err)
+	}
+	return &cart, nil
+}

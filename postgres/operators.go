@@ -1,0 +1,119 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Operator roles. Both roles reply to shoppers in the console, and an admin
+// may later manage the shop's operators too.
+const (
+	OperatorRoleAdmin    = "admin"
+	OperatorRoleOperator = "operator"
+)
+
+// Operator is a member of a shop's team who replies to shoppers in the
+// console.
+type Operator struct {
+	ID     int64  `json:"id"`
+	ShopID int64  `json:"shop_id"`
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+	// PasswordHash is the bcrypt hash of the operator's password.
+	PasswordHash string    `json:"-"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// OperatorSession is a signed-in console session.
+type OperatorSession struct {
+	Operator  *Operator
+	CSRFToken string
+	ExpiresAt time.Time
+}
+
+const operatorColumns = `o.id, o.shop_id, o.email, o.name, o.role, o.password_hash, o.created_at`
+
+func scanOperator(row pgx.Row, extra ...any) (*Operator, error) {
+	var o Operator
+	dest := append([]any{&o.ID, &o.ShopID, &o.Email, &o.Name, &o.Role, &o.PasswordHash, &o.CreatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+// CreateOperator adds an operator to the shop. An email already used in the
+// shop, compared case-insensitively, is an ECONFLICT error.
+func (db *DB) CreateOperator(ctx context.Context, shopID int64, email, name, role, passwordHash string) (*Operator, error) {
+	o, err := scanOperator(db.Pool.QueryRow(ctx, `
+		INSERT INTO operators AS o (shop_id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5)
+		RETURNING `+operatorColumns, shopID, strings.TrimSpace(email), name, role, passwordHash))
+	if err != nil {
+		return nil, translate(err, fmt.Sprintf("operator %s", email))
+	}
+	return o, nil
+}
+
+// OperatorByEmail returns the shop's operator with the email, compared
+// case-insensitively.
+func (db *DB) OperatorByEmail(ctx context.Context, shopID int64, email string) (*Operator, error) {
+	o, err := scanOperator(db.Pool.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators o
+		WHERE o.shop_id = $1 AND lower(o.email) = lower($2)`, shopID, strings.TrimSpace(email)))
+	if err != nil {
+		return nil, translate(err, fmt.Sprintf("operator %s", email))
+	}
+	return o, nil
+}
+
+// OperatorByID returns one of the shop's operators.
+func (db *DB) OperatorByID(ctx context.Context, shopID, id int64) (*Operator, error) {
+	o, err := scanOperator(db.Pool.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators o
+		WHERE o.shop_id = $1 AND o.id = $2`, shopID, id))
+	if err != nil {
+		return nil, translate(err, fmt.Sprintf("operator %d", id))
+	}
+	return o, nil
+}
+
+// CreateOperatorSession stores a session under the SHA-256 of its token.
+func (db *DB) CreateOperatorSession(ctx context.Context, op *Operator, tokenHash []byte, csrfToken string, expiresAt time.Time) error {
+	_, err := db.Pool.Exec(ctx, `INSERT INTO operator_sessions (token_hash, shop_id, operator_id, csrf_token, expires_at)
+		VALUES ($1, $2, $3, $4, $5)`, tokenHash, op.ShopID, op.ID, csrfToken, expiresAt)
+	return translate(err, "operator session")
+}
+
+// OperatorSessionByToken returns the unexpired session stored under the
+// token's SHA-256, with its operator.
+func (db *DB) OperatorSessionByToken(ctx context.Context, tokenHash []byte) (*OperatorSession, error) {
+	var s OperatorSession
+	o, err := scanOperator(db.Pool.QueryRow(ctx, `SELECT `+operatorColumns+`, s.csrf_token, s.expires_at
+		FROM operator_sessions s JOIN operators o ON o.id = s.operator_id AND o.shop_id = s.shop_id
+		WHERE s.token_hash = $1 AND s.expires_at > now()`, tokenHash), &s.CSRFToken, &s.ExpiresAt)
+	if err != nil {
+		return nil, translate(err, "operator session")
+	}
+	s.Operator = o
+	return &s, nil
+}
+
+// DeleteOperatorSession removes the session stored under the token's
+// SHA-256, if any.
+func (db *DB) DeleteOperatorSession(ctx context.Context, tokenHash []byte) error {
+	_, err := db.Pool.Exec(ctx, `DELETE FROM operator_sessions WHERE token_hash = $1`, tokenHash)
+	return translate(err, "operator session")
+}
+
+// DeleteExpiredOperatorSessions removes every expired session and returns
+// how many it removed.
+func (db *DB) DeleteExpiredOperatorSessions(ctx context.Context) (int64, error) {
+	tag, err := db.Pool.Exec(ctx, `DELETE FROM operator_sessions WHERE expires_at <= now()`)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired operator sessions: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
