@@ -20,11 +20,13 @@ import (
 	"github.com/salesagent/salesagent/retrieval/ingest"
 )
 
-const benchUsage = `Usage: salesagent bench load|sockets [flags]
+const benchUsage = `Usage: salesagent bench load|sockets|webhooks [flags]
 
   load      simulated shoppers over WebSockets against an in-process server
             whose LLM is a local fake with a fixed time to first token
   sockets   idle widget connections and the server's memory per connection
+  webhooks  signed WhatsApp webhooks at a fixed rate and the time to their
+            acknowledgement, with the jobs running against a fake Graph API
 
 Every run starts its own server on 127.0.0.1, loads a throwaway shop into
 the database of --database-url, and deletes that shop at the end.
@@ -35,19 +37,21 @@ Run "salesagent bench load -h" for a mode's flags.
 func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, benchUsage)
-		return usageError{"missing bench mode: use load or sockets"}
+		return usageError{"missing bench mode: use load, sockets or webhooks"}
 	}
 	switch args[0] {
 	case "load":
 		return runBenchLoad(ctx, args[1:], stdout, stderr)
 	case "sockets":
 		return runBenchSockets(ctx, args[1:], stdin, stdout, stderr)
+	case "webhooks":
+		return runBenchWebhooks(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, benchUsage)
 		return nil
 	}
 	fmt.Fprint(stderr, benchUsage)
-	return usageError{fmt.Sprintf("unknown bench mode %q: use load or sockets", args[0])}
+	return usageError{fmt.Sprintf("unknown bench mode %q: use load, sockets or webhooks", args[0])}
 }
 
 // setBenchLogLevel makes a bench or evaluation command log warnings and
@@ -105,8 +109,17 @@ type benchServer struct {
 }
 
 // startBenchServer builds the app from cfg and serves it on listeners
-// free ports of 127.0.0.1.
+// free ports of 127.0.0.1, with no job workers.
 func startBenchServer(ctx context.Context, cfg Config, listeners int, logger *slog.Logger) (*benchServer, error) {
+	// The benchmark may share the database of real shops, whose WhatsApp
+	// sends and re-embedding jobs are not its work.
+	cfg.NoJobWorkers = true
+	return serveBench(ctx, cfg, listeners, logger)
+}
+
+// serveBench builds the app from cfg and serves it on listeners free
+// ports of 127.0.0.1. Job workers run unless cfg.NoJobWorkers is set.
+func serveBench(ctx context.Context, cfg Config, listeners int, logger *slog.Logger) (*benchServer, error) {
 	s := &benchServer{}
 	var sockets []net.Listener
 	for range max(listeners, 1) {
@@ -122,9 +135,6 @@ func startBenchServer(ctx context.Context, cfg Config, listeners int, logger *sl
 	}
 	cfg.PublicURL = s.URLs[0]
 	cfg.AutoMigrate = true
-	// The benchmark may share the database of real shops, whose WhatsApp
-	// sends and re-embedding jobs are not its work.
-	cfg.NoJobWorkers = true
 	app, err := newApp(ctx, cfg, logger)
 	if err != nil {
 		for _, l := range sockets {

@@ -147,6 +147,69 @@ func TestBenchSocketsInProcess(t *testing.T) {
 	}
 }
 
+func TestBenchWebhooksSmoke(t *testing.T) {
+	before := benchShops(t)
+	stdout, stderr, err := runCommand(t, "bench", "webhooks", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t),
+		"--rate", "10", "--duration", "1s", "--shoppers", "3", "--grace", "30s", "--json")
+	if err != nil {
+		t.Fatalf("bench webhooks: %v\nstderr:\n%s", err, stderr)
+	}
+
+	var r webhookReport
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("bench webhooks printed no JSON report: %v\n%s", err, stdout)
+	}
+	if r.Sent != 10 || r.Statuses["200"] != 10 || len(r.Statuses) != 1 {
+		t.Errorf("sent %d with statuses %v, want 10 with status 200", r.Sent, r.Statuses)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
+		t.Fatal(err)
+	}
+	ack, ok := raw["ack"].(map[string]any)
+	if !ok || ack["count"] != 10.0 {
+		t.Errorf("ack = %v, want a summary of 10 latencies", raw["ack"])
+	}
+	for _, key := range []string{"p50_ms", "p95_ms", "p99_ms", "max_ms"} {
+		if ms, _ := ack[key].(float64); ms <= 0 {
+			t.Errorf("ack[%q] = %v, want a positive latency in ms", key, ack[key])
+		}
+	}
+	if r.AchievedRate <= 0 {
+		t.Errorf("achieved rate %v, want it measured", r.AchievedRate)
+	}
+	if r.Jobs.TurnsCompleted != 10 || r.Jobs.TurnsPending != 0 || r.Jobs.TurnsFailed != 0 {
+		t.Errorf("turn jobs = %+v, want 10 completed", r.Jobs)
+	}
+	if r.Jobs.SendsCompleted < 10 || int64(r.Jobs.SendsCompleted) != r.GraphSends {
+		t.Errorf("%d send jobs completed and %d messages reached the fake Graph API, want at least one per turn and equal counts", r.Jobs.SendsCompleted, r.GraphSends)
+	}
+
+	var left int
+	if err := pgtest.DB(t).Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind LIKE 'whatsapp_%'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d WhatsApp jobs left in the database after the run, want none", left)
+	}
+	if after := benchShops(t); after != before {
+		t.Errorf("%d benchmark shops after the run, %d before: the throwaway shop was kept", after, before)
+	}
+}
+
+func TestBenchWebhooksTextReport(t *testing.T) {
+	stdout, stderr, err := runCommand(t, "bench", "webhooks", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t),
+		"--rate", "5", "--duration", "400ms", "--grace", "0s")
+	if err != nil {
+		t.Fatalf("bench webhooks: %v\nstderr:\n%s", err, stderr)
+	}
+	for _, line := range []string{"requests             2 sent", "statuses             200 2", "ack ", "turn jobs", "send jobs", "fake Graph API"} {
+		if !strings.Contains(stdout, line) {
+			t.Errorf("report lacks %q:\n%s", line, stdout)
+		}
+	}
+}
+
 func TestBenchRejectsBadFlags(t *testing.T) {
 	cases := map[string]struct {
 		args []string
@@ -161,6 +224,9 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		"connect-only alone":  {[]string{"bench", "sockets", "--connect-only"}, "--connect-only needs --server URL"},
 		"negative listeners":  {[]string{"bench", "sockets", "--listeners", "-1"}, "invalid --listeners -1"},
 		"stray load argument": {[]string{"bench", "load", "extra"}, `unexpected argument "extra"`},
+		"zero webhook rate":   {[]string{"bench", "webhooks", "--rate", "0"}, "invalid --rate 0"},
+		"long webhook run":    {[]string{"bench", "webhooks", "--duration", "2m"}, "invalid --duration 2m0s"},
+		"no shoppers":         {[]string{"bench", "webhooks", "--shoppers", "0"}, "invalid --shoppers 0"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -8,7 +8,7 @@
 //	salesagent shop     show or change a shop's settings, such as allowed origins
 //	salesagent chat     talk to a running server as the widget does
 //	salesagent eval     run the conversation scenarios and print pass rates
-//	salesagent bench    measure load, idle connections and memory on loopback
+//	salesagent bench    measure latency, idle connections and webhook acks on loopback
 //	salesagent operator add an operator who answers conversations in the console
 package main
 
@@ -26,14 +26,14 @@ import (
 const usage = `salesagent: a conversational sales agent for online stores.
 
 Usage:
-  salesagent serve   [flags]            start the server
-  salesagent migrate [flags]            apply database migrations
-  salesagent ingest  --shop SLUG PATH...  load store files into a shop
-  salesagent shop    --shop SLUG [flags]  show or change a shop's settings
-  salesagent chat    [flags]            talk to a running server
-  salesagent eval    [flags]            run the conversation scenarios and print pass rates
-  salesagent eval retrieval FILE...     score search on judged product-search files
-  salesagent bench   load|sockets       measure load and idle connections on 127.0.0.1
+  salesagent serve    [flags]                   start the server
+  salesagent migrate  [flags]                   apply database migrations
+  salesagent ingest   --shop SLUG PATH...       load store files into a shop
+  salesagent shop     --shop SLUG [flags]       show or change a shop's settings
+  salesagent chat     [flags]                   talk to a running server
+  salesagent eval     [flags]                   run the conversation scenarios and print pass rates
+  salesagent eval retrieval FILE...             score search on judged product-search files
+  salesagent bench    load|sockets|webhooks     measure latency, idle connections and webhook acks on 127.0.0.1
   salesagent embedder --shop SLUG [--use NAME]  show or switch a shop's embedder
   salesagent operator add --shop SLUG --email E --name N  add a console operator
 
