@@ -1,7 +1,7 @@
-// Package agent runs a shopper's turn: it gathers the shop's facts and the
-// conversation's context, lets a brain (the offline agent, or an LLM later)
-// answer and call tools, streams the answer to the channel, stores the reply
-// and records the outcomes on the shopper's profile.
+// Package agent runs a shopper's turn. It gathers the shop's facts and the
+// conversation's context, and lets a brain (the offline agent or an LLM)
+// reply and call tools. It streams the reply to the channel, stores it and
+// records the outcomes on the shopper's profile.
 package agent
 
 import (
@@ -62,8 +62,8 @@ type Handoff struct {
 	Summary string `json:"summary"`
 }
 
-// PageContext is what the shopper's page tells about them: the product in
-// view and the cart.
+// PageContext is the context the shopper's page sends: the product in view
+// and the cart.
 type PageContext struct {
 	// ProductHandle or SKU identifies the product in view, if any.
 	ProductHandle string                `json:"product,omitempty"`

@@ -36,7 +36,7 @@ type LLMBrain struct {
 	logger  *slog.Logger
 }
 
-// LLMOptions are what LLM brains share besides their config.
+// LLMOptions are the dependencies LLM brains share besides their config.
 type LLMOptions struct {
 	// Logger defaults to discarding.
 	Logger *slog.Logger

@@ -257,8 +257,8 @@ func (c *Channel) replyProduct(ctx context.Context, shopID int64, in *inboundRow
 // with the turn marked done, in one transaction. A repeated call finds
 // the keys and queues nothing twice.
 //
-// TODO: queue operator messages the same way once operators can write in
-// a console; only the agent's and the channel's own replies go out now.
+// Only the agent's and the channel's own replies go out this way; operator
+// replies are not sent over WhatsApp yet (see AppendOperatorReply).
 func (c *Channel) queueReply(ctx context.Context, jobs JobInserter, shop *salesagent.Shop, in *inboundRow, reply *salesagent.Message, messages []*Message) error {
 	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
 		for i, m := range messages {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/channels/whatsapp"
+	"github.com/salesagent/salesagent/postgres"
 )
 
 // DefaultDatabaseURL is the database that scripts/setup.sh creates.
@@ -73,4 +76,14 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usageError{err.Error()}
 	}
 	return nil
+}
+
+// loadShop returns the shop with the given slug, or an error saying how to
+// create it.
+func loadShop(ctx context.Context, db *postgres.DB, slug string) (*salesagent.Shop, error) {
+	shop, err := db.ShopBySlug(ctx, slug)
+	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
+		return nil, fmt.Errorf("shop %q not found: load it first with salesagent ingest --shop %s PATH", slug, slug)
+	}
+	return shop, err
 }

@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/salesagent/salesagent"
-
 	"github.com/salesagent/salesagent/retrieval"
 )
 
@@ -47,10 +45,7 @@ func runEmbedder(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer db.Close()
-	shop, err := db.ShopBySlug(ctx, slug)
-	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
-		return fmt.Errorf("shop %q not found: load it first with salesagent ingest --shop %s PATH", slug, slug)
-	}
+	shop, err := loadShop(ctx, db, slug)
 	if err != nil {
 		return err
 	}

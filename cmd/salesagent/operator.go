@@ -68,10 +68,7 @@ func runOperator(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 	defer db.Close()
-	shop, err := db.ShopBySlug(ctx, slug)
-	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
-		return fmt.Errorf("shop %q not found: load it first with salesagent ingest --shop %s PATH", slug, slug)
-	}
+	shop, err := loadShop(ctx, db, slug)
 	if err != nil {
 		return err
 	}

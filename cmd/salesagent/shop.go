@@ -79,10 +79,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer db.Close()
-	shop, err := db.ShopBySlug(ctx, slug)
-	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
-		return fmt.Errorf("shop %q not found: load it first with salesagent ingest --shop %s PATH", slug, slug)
-	}
+	shop, err := loadShop(ctx, db, slug)
 	if err != nil {
 		return err
 	}
@@ -168,10 +165,12 @@ func applyWhatsApp(fs *flag.FlagSet, shop *salesagent.Shop, phone, template, lan
 		*changed = true
 		return nil
 	}
+
 	wa := shop.Settings.WhatsApp
 	if wa == nil {
 		wa = &salesagent.WhatsAppSettings{}
 	}
+
 	touched := false
 	if given["whatsapp-phone-number-id"] {
 		wa.PhoneNumberID, touched = phone, true
@@ -179,6 +178,7 @@ func applyWhatsApp(fs *flag.FlagSet, shop *salesagent.Shop, phone, template, lan
 	if given["whatsapp-template"] {
 		wa.Template, touched = &salesagent.WhatsAppTemplate{Name: template, Language: language}, true
 	}
+
 	for flagName, envName := range secretEnvs {
 		if !given[flagName] {
 			continue
@@ -197,6 +197,7 @@ func applyWhatsApp(fs *flag.FlagSet, shop *salesagent.Shop, phone, template, lan
 		}
 		touched = true
 	}
+
 	if !touched {
 		return nil
 	}
