@@ -44,6 +44,23 @@ type ShopSettings struct {
 	// WhatsApp connects the shop to a WhatsApp Business number on the
 	// Meta Cloud API. Nil means the shop has no WhatsApp channel.
 	WhatsApp *WhatsAppSettings `json:"whatsapp,omitempty"`
+	// HandoffWebhook, when set, is told each time a conversation starts
+	// waiting for a person, as for a chat tool or an automation.
+	HandoffWebhook *HandoffWebhookSettings `json:"handoff_webhook,omitempty"`
+}
+
+// HandoffWebhookSettings name the address that gets a signed POST when a
+// conversation enters the operators' queue.
+//
+// NOTE: Secret is stored in the shops table as plain text, like the rest
+// of the settings.
+type HandoffWebhookSettings struct {
+	// URL is the absolute http or https address to post to, such as a
+	// Slack incoming webhook or an n8n webhook node.
+	URL string `json:"url"`
+	// Secret is the HMAC-SHA256 key of the X-Salesagent-Signature header.
+	// Empty means requests go unsigned.
+	Secret string `json:"secret,omitempty"`
 }
 
 // LLMSettings are a shop's language model settings. Empty fields take the

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/postgres"
 )
 
 // Limits of escalate_to_human.
@@ -67,7 +68,9 @@ func runEscalate(ctx context.Context, env *ToolEnv, raw json.RawMessage) (*ToolR
 	default:
 		// An operator may have claimed the conversation during the turn, and
 		// the escalation must not take it back from them.
-		if _, err := env.DB.EscalateConversation(ctx, turn.Shop.ID, turn.Conversation.ID); err != nil {
+		if _, err := env.DB.EscalateConversation(ctx, postgres.Escalation{
+			ShopID: turn.Shop.ID, ConversationID: turn.Conversation.ID, Reason: args.Reason, Summary: args.Summary,
+		}); err != nil {
 			return nil, err
 		}
 		turn.Conversation.Status = salesagent.StatusEscalated

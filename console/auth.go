@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -82,11 +83,12 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	key := strings.ToLower(req.Shop) + "\x00" + strings.ToLower(req.Email) + "\x00" + clientIP(r)
+	ip := c.clientIP(r)
+	key := strings.ToLower(req.Shop) + "\x00" + strings.ToLower(req.Email) + "\x00" + ip
 	if wait := c.logins.take(key); wait > 0 {
 		seconds := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", fmt.Sprint(seconds))
-		c.log.WarnContext(ctx, "console login rate limited", "shop", req.Shop, "client_ip", clientIP(r))
+		c.log.WarnContext(ctx, "console login rate limited", "shop", req.Shop, "client_ip", ip)
 		c.writeError(w, r, salesagent.Errorf(salesagent.ERATELIMITED,
 			"too many login attempts for this account from your address: wait %d seconds and try again", seconds))
 		return
@@ -229,15 +231,49 @@ func hashToken(token string) []byte {
 	return sum[:]
 }
 
-// clientIP returns the host part of the request's remote address.
-// NOTE: behind a reverse proxy this is the proxy's address, so the login
-// limit then applies per account across every client.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientIP returns the address of the client that sent r: the remote
+// address, or, when that is a trusted proxy, the last X-Forwarded-For entry
+// that is not one. Entries left of it may be forged by the client, so they
+// are never used.
+func (c *Console) clientIP(r *http.Request) string {
+	remote, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
+		if splitErr != nil {
+			return r.RemoteAddr
+		}
+		return host
 	}
-	return host
+	addr := remote.Addr().Unmap()
+	if !c.trusted(addr) {
+		return addr.String()
+	}
+	var hops []string
+	for _, header := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(header, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			// A malformed entry ends what can be trusted.
+			break
+		}
+		hop = hop.Unmap()
+		if !c.trusted(hop) {
+			return hop.String()
+		}
+		addr = hop
+	}
+	return addr.String()
+}
+
+func (c *Console) trusted(addr netip.Addr) bool {
+	for _, p := range c.cfg.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // loginLimiter keeps a token bucket per account and IP address.

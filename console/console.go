@@ -9,12 +9,18 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/postgres"
@@ -46,6 +52,24 @@ type Config struct {
 	// MaxTextRunes is the longest reply or note in characters. Defaults to
 	// 4000.
 	MaxTextRunes int
+	// Deliverers queue operators' public messages for the shopper on
+	// channels that send from jobs, keyed by channel name, as in
+	// "whatsapp". The web channel needs none: its sockets read new
+	// messages from the database.
+	Deliverers map[string]Deliverer
+	// TrustedProxies are the addresses of reverse proxies in front of the
+	// server. For a request from one of them, the client address used by
+	// the login limit is the last X-Forwarded-For entry that is not a
+	// trusted proxy. Without them, X-Forwarded-For is ignored, since
+	// anyone can send it.
+	TrustedProxies []netip.Prefix
+}
+
+// Deliverer queues an operator's public message, or a joined or back
+// notice, for the shopper on one channel. It runs inside the transaction
+// that stores the message, so it must only queue work, never send.
+type Deliverer interface {
+	QueueDelivery(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversation, msg salesagent.Message) error
 }
 
 // Console serves the operator console's API. Build it with New and mount
@@ -55,6 +79,10 @@ type Console struct {
 	db     *postgres.DB
 	log    *slog.Logger
 	logins *loginLimiter
+
+	events    *broker
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New builds the console. It panics when cfg.DB is nil, as that is a wiring
@@ -79,25 +107,54 @@ func New(cfg Config) *Console {
 		cfg.MaxTextRunes = 4000
 	}
 	return &Console{
-		cfg:    cfg,
-		db:     cfg.DB,
-		log:    cfg.Logger.With("component", "console"),
-		logins: newLoginLimiter(cfg.LoginLimit),
+		cfg:     cfg,
+		db:      cfg.DB,
+		log:     cfg.Logger.With("component", "console"),
+		logins:  newLoginLimiter(cfg.LoginLimit),
+		events:  newBroker(),
+		closing: make(chan struct{}),
 	}
 }
 
-// Register mounts the console's API routes on mux.
+// Close ends the open event streams, which an HTTP server's Shutdown would
+// otherwise wait for.
+func (c *Console) Close() {
+	c.closeOnce.Do(func() { close(c.closing) })
+}
+
+// Register mounts the console page at /console/ and its API routes on mux.
 func (c *Console) Register(mux *http.ServeMux) {
+	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
+	mux.HandleFunc("GET /console/{$}", c.handlePage)
+	mux.HandleFunc("GET /console/console.js", c.handlePage)
+	mux.HandleFunc("GET /console/console.css", c.handlePage)
 	mux.HandleFunc("POST /console/api/login", c.handleLogin)
 	mux.HandleFunc("POST /console/api/logout", c.authed(c.handleLogout))
 	mux.HandleFunc("GET /console/api/me", c.authed(c.handleMe))
 	mux.HandleFunc("GET /console/api/queue", c.authed(c.handleQueue))
+	mux.HandleFunc("GET /console/api/events", c.authed(c.handleEvents))
 	mux.HandleFunc("GET /console/api/conversations/{id}", c.authed(c.handleConversation))
 	mux.HandleFunc("POST /console/api/conversations/{id}/claim", c.authed(c.handleClaim))
 	mux.HandleFunc("POST /console/api/conversations/{id}/reply", c.authed(c.handleReply))
 	mux.HandleFunc("POST /console/api/conversations/{id}/note", c.authed(c.handleNote))
 	mux.HandleFunc("POST /console/api/conversations/{id}/handback", c.authed(c.handleHandBack))
 	mux.HandleFunc("POST /console/api/conversations/{id}/resolve", c.authed(c.handleResolve))
+	mux.HandleFunc("GET /console/api/operators", c.adminOnly(c.handleListOperators))
+	mux.HandleFunc("POST /console/api/operators", c.adminOnly(c.handleAddOperator))
+	mux.HandleFunc("DELETE /console/api/operators/{id}", c.adminOnly(c.handleDeleteOperator))
+}
+
+// deliver queues msg on the conversation's channel, if that channel has a
+// Deliverer.
+func (c *Console) deliver(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversation, msg salesagent.Message) error {
+	d, ok := c.cfg.Deliverers[conv.Channel]
+	if !ok {
+		return nil
+	}
+	if err := d.QueueDelivery(ctx, tx, conv, msg); err != nil {
+		return fmt.Errorf("queue delivery on %s: %w", conv.Channel, err)
+	}
+	return nil
 }
 
 // errorBody is the JSON of every error response.

@@ -30,6 +30,7 @@ type queueItem struct {
 	EscalatedAt    time.Time           `json:"escalated_at"`
 	WaitingSeconds int64               `json:"waiting_seconds"`
 	CreatedAt      time.Time           `json:"created_at"`
+	Owner          *ownerRef           `json:"owner"`
 	Customer       *customerSummary    `json:"customer"`
 	Cart           *postgres.SavedCart `json:"cart"`
 	LastMessage    *salesagent.Message `json:"last_message"`
@@ -74,22 +75,47 @@ func summarizeCustomer(c *salesagent.Customer) *customerSummary {
 }
 
 func (c *Console) handleQueue(w http.ResponseWriter, r *http.Request, s *postgres.OperatorSession) {
-	entries, err := c.db.EscalatedQueue(r.Context(), s.Operator.ShopID)
+	entries, err := c.db.HandoffQueue(r.Context(), s.Operator.ShopID)
 	if err != nil {
 		c.writeError(w, r, err)
 		return
 	}
 	now := time.Now()
+	owners := map[int64]*ownerRef{}
 	items := make([]queueItem, 0, len(entries))
 	for _, e := range entries {
+		owner, err := c.owner(r.Context(), e.Conversation, owners)
+		if err != nil {
+			c.writeError(w, r, err)
+			return
+		}
 		items = append(items, queueItem{
 			ID: e.Conversation.ID, Channel: e.Conversation.Channel, Status: e.Conversation.Status,
 			Reason: e.Reason, Summary: e.Summary, EscalatedAt: e.EscalatedAt,
 			WaitingSeconds: int64(now.Sub(e.EscalatedAt).Seconds()), CreatedAt: e.Conversation.CreatedAt,
-			Customer: summarizeCustomer(e.Customer), Cart: e.Cart, LastMessage: e.LastMessage,
+			Owner: owner, Customer: summarizeCustomer(e.Customer), Cart: e.Cart, LastMessage: e.LastMessage,
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"conversations": items})
+}
+
+// owner returns the operator holding conv, or nil, looking each operator
+// up once per request in seen.
+func (c *Console) owner(ctx context.Context, conv *salesagent.Conversation, seen map[int64]*ownerRef) (*ownerRef, error) {
+	if conv.OwnerOperatorID == nil {
+		return nil, nil
+	}
+	id := *conv.OwnerOperatorID
+	if ref, ok := seen[id]; ok {
+		return ref, nil
+	}
+	op, err := c.db.OperatorByID(ctx, conv.ShopID, id)
+	if err != nil {
+		return nil, fmt.Errorf("load owner of conversation %d: %w", conv.ID, err)
+	}
+	ref := &ownerRef{ID: op.ID, Name: op.Name}
+	seen[id] = ref
+	return ref, nil
 }
 
 // messageView is a message as operators see it, with its author.
@@ -126,14 +152,9 @@ type eventView struct {
 
 func (c *Console) viewConversation(ctx context.Context, conv *salesagent.Conversation) (conversationView, error) {
 	view := conversationView{ID: conv.ID, Channel: conv.Channel, Status: conv.Status, LastSeq: conv.LastSeq, CreatedAt: conv.CreatedAt}
-	if conv.OwnerOperatorID != nil {
-		owner, err := c.db.OperatorByID(ctx, conv.ShopID, *conv.OwnerOperatorID)
-		if err != nil {
-			return view, fmt.Errorf("load owner of conversation %d: %w", conv.ID, err)
-		}
-		view.Owner = &ownerRef{ID: owner.ID, Name: owner.Name}
-	}
-	return view, nil
+	owner, err := c.owner(ctx, conv, map[int64]*ownerRef{})
+	view.Owner = owner
+	return view, err
 }
 
 func (c *Console) handleConversation(w http.ResponseWriter, r *http.Request, s *postgres.OperatorSession) {
@@ -202,7 +223,7 @@ func (c *Console) handleClaim(w http.ResponseWriter, r *http.Request, s *postgre
 		c.writeError(w, r, err)
 		return
 	}
-	conv, notice, err := c.db.ClaimConversation(r.Context(), s.Operator, id, fmt.Sprintf(joinedNotice, s.Operator.Name))
+	conv, notice, err := c.db.ClaimConversation(r.Context(), s.Operator, id, fmt.Sprintf(joinedNotice, s.Operator.Name), c.deliver)
 	if err != nil {
 		c.writeError(w, r, err)
 		return
@@ -238,7 +259,9 @@ func (c *Console) readText(r *http.Request) (string, error) {
 }
 
 func (c *Console) handleReply(w http.ResponseWriter, r *http.Request, s *postgres.OperatorSession) {
-	c.handleText(w, r, s, c.db.AppendOperatorReply)
+	c.handleText(w, r, s, func(ctx context.Context, op *postgres.Operator, id int64, text string) (salesagent.Message, error) {
+		return c.db.AppendOperatorReply(ctx, op, id, text, c.deliver)
+	})
 }
 
 func (c *Console) handleNote(w http.ResponseWriter, r *http.Request, s *postgres.OperatorSession) {
@@ -272,7 +295,7 @@ func (c *Console) handleHandBack(w http.ResponseWriter, r *http.Request, s *post
 		c.writeError(w, r, err)
 		return
 	}
-	notice, err := c.db.HandBackConversation(r.Context(), s.Operator, id, handBackNotice)
+	notice, err := c.db.HandBackConversation(r.Context(), s.Operator, id, handBackNotice, c.deliver)
 	if err != nil {
 		c.writeError(w, r, err)
 		return

@@ -246,7 +246,7 @@ func TestResolvedConversationReopensForAgent(t *testing.T) {
 	ctx := context.Background()
 	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "")
 	op := f.op
-	if _, _, err := f.db.ClaimConversation(ctx, op, conv.ID, "Dana joined the conversation"); err != nil {
+	if _, _, err := f.db.ClaimConversation(ctx, op, conv.ID, "Dana joined the conversation", nil); err != nil {
 		t.Fatalf("claim: %v", err)
 	}
 	if err := f.db.ResolveConversation(ctx, op, conv.ID); err != nil {
@@ -313,14 +313,14 @@ func TestNotesHiddenFromShopperQueries(t *testing.T) {
 	f := newFixture(t, Config{})
 	ctx := context.Background()
 	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "")
-	if _, _, err := f.db.ClaimConversation(ctx, f.op, conv.ID, "Dana joined the conversation"); err != nil {
+	if _, _, err := f.db.ClaimConversation(ctx, f.op, conv.ID, "Dana joined the conversation", nil); err != nil {
 		t.Fatalf("claim: %v", err)
 	}
 	note, err := f.db.AppendOperatorNote(ctx, f.op, conv.ID, "VIP customer, be generous")
 	if err != nil {
 		t.Fatalf("add note: %v", err)
 	}
-	reply, err := f.db.AppendOperatorReply(ctx, f.op, conv.ID, "Hello from Dana")
+	reply, err := f.db.AppendOperatorReply(ctx, f.op, conv.ID, "Hello from Dana", nil)
 	if err != nil {
 		t.Fatalf("reply: %v", err)
 	}

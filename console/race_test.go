@@ -47,7 +47,7 @@ func TestAgentReplyNeverFollowsClaim(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			claimed, _, claimErr = f.db.ClaimConversation(ctx, f.op, conv.ID, "Dana joined the conversation")
+			claimed, _, claimErr = f.db.ClaimConversation(ctx, f.op, conv.ID, "Dana joined the conversation", nil)
 		}()
 		close(start)
 		wg.Wait()
@@ -115,7 +115,7 @@ func TestServiceDropsReplyAfterClaim(t *testing.T) {
 	service := agent.NewService(f.db, nil, slog.New(slog.DiscardHandler))
 	service.Brains = func(*salesagent.Shop) agent.Brain {
 		return claimingBrain{claim: func(ctx context.Context) error {
-			_, _, err := f.db.ClaimConversation(ctx, f.op, conv.ID, "Dana joined the conversation")
+			_, _, err := f.db.ClaimConversation(ctx, f.op, conv.ID, "Dana joined the conversation", nil)
 			return err
 		}}
 	}

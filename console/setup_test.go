@@ -86,7 +86,7 @@ func escalatedConversation(t *testing.T, db *postgres.DB, shop *salesagent.Shop,
 	}
 	appendMessage(t, db, shop, conv.ID, salesagent.RoleShopper, "I want to cancel my order")
 	appendMessage(t, db, shop, conv.ID, salesagent.RoleAgent, "I've asked a person to join.")
-	if _, err := db.EscalateConversation(ctx, shop.ID, conv.ID); err != nil {
+	if _, err := db.EscalateConversation(ctx, postgres.Escalation{ShopID: shop.ID, ConversationID: conv.ID, Reason: "shopper asked for a person"}); err != nil {
 		t.Fatalf("escalate conversation: %v", err)
 	}
 	data, _ := json.Marshal(map[string]string{"reason": reason, "summary": summary})

@@ -27,6 +27,12 @@ type Querier interface {
 // DB is the store, backed by a connection pool.
 type DB struct {
 	Pool *pgxpool.Pool
+
+	// OnEscalate, when set, runs in the transaction that puts a
+	// conversation in the operators' queue. The server queues the handoff
+	// notification there, so that it goes out if and only if the
+	// escalation commits. Set it before the DB is shared.
+	OnEscalate func(ctx context.Context, tx pgx.Tx, e Escalation) error
 }
 
 // Open connects to the database at url and registers the pgvector types on

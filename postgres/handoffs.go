@@ -12,16 +12,51 @@ import (
 	"github.com/salesagent/salesagent"
 )
 
+// Escalation is a conversation that has just started waiting for a person.
+type Escalation struct {
+	ShopID         int64
+	ConversationID int64
+	// Reason and Summary are the agent's, as in the escalated event.
+	Reason  string
+	Summary string
+}
+
 // EscalateConversation marks the conversation as waiting for a person,
-// unless an operator already holds it. It reports whether the status
-// changed.
-func (db *DB) EscalateConversation(ctx context.Context, shopID, id int64) (bool, error) {
-	tag, err := db.Pool.Exec(ctx, `UPDATE conversations SET status = 'escalated', updated_at = now()
-		WHERE shop_id = $1 AND id = $2 AND status NOT IN ('escalated', 'operator')`, shopID, id)
+// unless it is waiting already or an operator holds it. It reports whether
+// the status changed; when it did, it runs db.OnEscalate in the same
+// transaction.
+func (db *DB) EscalateConversation(ctx context.Context, e Escalation) (bool, error) {
+	changed := false
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE conversations SET status = 'escalated', updated_at = now()
+			WHERE shop_id = $1 AND id = $2 AND status NOT IN ('escalated', 'operator')`, e.ShopID, e.ConversationID)
+		if err != nil {
+			return translate(err, "conversation status")
+		}
+		changed = tag.RowsAffected() == 1
+		if !changed || db.OnEscalate == nil {
+			return nil
+		}
+		return db.OnEscalate(ctx, tx, e)
+	})
 	if err != nil {
-		return false, translate(err, "conversation status")
+		return false, fmt.Errorf("escalate conversation %d: %w", e.ConversationID, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return changed, nil
+}
+
+// AfterStore runs in the transaction that stores an operator's public
+// message or notice, with the conversation it belongs to. The console uses
+// it to queue the message's delivery on channels that send from jobs, such
+// as WhatsApp, so that a delivery is queued if and only if its message is
+// stored. Nil does nothing.
+type AfterStore func(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversation, msg salesagent.Message) error
+
+func (f AfterStore) run(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversation, msg salesagent.Message) error {
+	if f == nil {
+		return nil
+	}
+	return f(ctx, tx, conv, msg)
 }
 
 // ClaimConversation gives the conversation to the operator and stores
@@ -29,7 +64,7 @@ func (db *DB) EscalateConversation(ctx context.Context, shopID, id int64) (bool,
 // operator holds a conversation: claiming one that an operator holds
 // already is an ECONFLICT error. The returned conversation's LastSeq is the
 // last seq before notice, so every agent message has a seq up to it.
-func (db *DB) ClaimConversation(ctx context.Context, op *Operator, id int64, notice string) (*salesagent.Conversation, salesagent.Message, error) {
+func (db *DB) ClaimConversation(ctx context.Context, op *Operator, id int64, notice string, after AfterStore) (*salesagent.Conversation, salesagent.Message, error) {
 	var conv *salesagent.Conversation
 	var stored salesagent.Message
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
@@ -45,7 +80,10 @@ func (db *DB) ClaimConversation(ctx context.Context, op *Operator, id int64, not
 		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
 			ConversationID: id, Role: salesagent.RoleSystem, Body: notice, OperatorID: op.ID,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return after.run(ctx, tx, conv, stored)
 	})
 	if err != nil {
 		return nil, salesagent.Message{}, fmt.Errorf("claim conversation %d: %w", id, err)
@@ -66,8 +104,10 @@ func heldError(ctx context.Context, q Querier, shopID, id int64) error {
 	return salesagent.Errorf(salesagent.ECONFLICT, "conversation %d is already held by %s", id, name)
 }
 
-// lockHeld locks the conversation row and checks that op holds it.
-func lockHeld(ctx context.Context, tx pgx.Tx, op *Operator, id int64) (*salesagent.Conversation, error) {
+// lockHeld locks the conversation row and checks that op holds it. With
+// adminMay, a shop admin passes too, as when releasing a conversation that
+// an operator left behind.
+func lockHeld(ctx context.Context, tx pgx.Tx, op *Operator, id int64, adminMay bool) (*salesagent.Conversation, error) {
 	conv, err := scanConversation(tx.QueryRow(ctx, `SELECT `+conversationColumns+` FROM conversations
 		WHERE shop_id = $1 AND id = $2 FOR UPDATE`, op.ShopID, id))
 	if err != nil {
@@ -76,29 +116,32 @@ func lockHeld(ctx context.Context, tx pgx.Tx, op *Operator, id int64) (*salesage
 	if conv.Status != salesagent.StatusOperator || conv.OwnerOperatorID == nil {
 		return nil, salesagent.Errorf(salesagent.ECONFLICT, "conversation %d is not held by an operator: claim it first", id)
 	}
-	if *conv.OwnerOperatorID != op.ID {
-		return nil, salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator; only they can reply or hand it back", id)
+	if *conv.OwnerOperatorID != op.ID && !(adminMay && op.Role == OperatorRoleAdmin) {
+		return nil, salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator; only they or a shop admin can hand it back", id)
 	}
 	return conv, nil
 }
 
 // HandBackConversation returns a conversation that op holds to the agent
 // (status open, no owner) and stores notice, a public system message.
-func (db *DB) HandBackConversation(ctx context.Context, op *Operator, id int64, notice string) (salesagent.Message, error) {
+func (db *DB) HandBackConversation(ctx context.Context, op *Operator, id int64, notice string, after AfterStore) (salesagent.Message, error) {
 	var stored salesagent.Message
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockHeld(ctx, tx, op, id); err != nil {
+		conv, err := lockHeld(ctx, tx, op, id, true)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE conversations SET status = 'open', owner_operator_id = NULL, updated_at = now()
 			WHERE shop_id = $1 AND id = $2`, op.ShopID, id); err != nil {
 			return fmt.Errorf("set status: %w", err)
 		}
-		var err error
 		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
 			ConversationID: id, Role: salesagent.RoleSystem, Body: notice, OperatorID: op.ID,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return after.run(ctx, tx, conv, stored)
 	})
 	if err != nil {
 		return salesagent.Message{}, fmt.Errorf("hand back conversation %d: %w", id, err)
@@ -108,7 +151,8 @@ func (db *DB) HandBackConversation(ctx context.Context, op *Operator, id int64, 
 
 // ResolveConversation closes the conversation (status resolved, no owner).
 // A conversation that an operator holds can be resolved by that operator
-// only; any operator of the shop may resolve one that nobody holds.
+// or a shop admin; any operator of the shop may resolve one that nobody
+// holds.
 func (db *DB) ResolveConversation(ctx context.Context, op *Operator, id int64) error {
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
 		conv, err := scanConversation(tx.QueryRow(ctx, `SELECT `+conversationColumns+` FROM conversations
@@ -116,8 +160,8 @@ func (db *DB) ResolveConversation(ctx context.Context, op *Operator, id int64) e
 		if err != nil {
 			return translate(err, fmt.Sprintf("conversation %d", id))
 		}
-		if conv.Status == salesagent.StatusOperator && conv.OwnerOperatorID != nil && *conv.OwnerOperatorID != op.ID {
-			return salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator; only they can resolve it", id)
+		if conv.Status == salesagent.StatusOperator && conv.OwnerOperatorID != nil && *conv.OwnerOperatorID != op.ID && op.Role != OperatorRoleAdmin {
+			return salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator; only they or a shop admin can resolve it", id)
 		}
 		_, err = tx.Exec(ctx, `UPDATE conversations SET status = 'resolved', owner_operator_id = NULL, updated_at = now()
 			WHERE shop_id = $1 AND id = $2`, op.ShopID, id)
@@ -130,19 +174,22 @@ func (db *DB) ResolveConversation(ctx context.Context, op *Operator, id int64) e
 }
 
 // AppendOperatorReply stores a public operator message in a conversation
-// that op holds. The new-message notification reaches the shopper's socket.
-// TODO: the WhatsApp channel does not send operator replies to the shopper yet.
-func (db *DB) AppendOperatorReply(ctx context.Context, op *Operator, id int64, body string) (salesagent.Message, error) {
+// that op holds. The new-message notification reaches the shopper's socket;
+// after queues the delivery on other channels.
+func (db *DB) AppendOperatorReply(ctx context.Context, op *Operator, id int64, body string, after AfterStore) (salesagent.Message, error) {
 	var stored salesagent.Message
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockHeld(ctx, tx, op, id); err != nil {
+		conv, err := lockHeld(ctx, tx, op, id, false)
+		if err != nil {
 			return err
 		}
-		var err error
 		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
 			ConversationID: id, Role: salesagent.RoleOperator, Body: body, OperatorID: op.ID,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return after.run(ctx, tx, conv, stored)
 	})
 	if err != nil {
 		return salesagent.Message{}, fmt.Errorf("reply in conversation %d: %w", id, err)
@@ -190,19 +237,20 @@ type SavedCart struct {
 	SavedAt time.Time             `json:"saved_at"`
 }
 
-// EscalatedQueue returns the shop's escalated conversations, longest
-// waiting first.
-func (db *DB) EscalatedQueue(ctx context.Context, shopID int64) ([]QueueEntry, error) {
+// HandoffQueue returns the shop's conversations that wait for a person
+// (status escalated) or that an operator holds (status operator): the
+// waiting ones first, longest waiting first, then the held ones.
+func (db *DB) HandoffQueue(ctx context.Context, shopID int64) ([]QueueEntry, error) {
 	rows, err := db.Pool.Query(ctx, `
 		SELECT c.id, c.shop_id, c.customer_id, c.channel, c.status, c.last_seq, c.owner_operator_id, c.created_at,
 			coalesce(e.created_at, c.updated_at), coalesce(e.data->>'reason', ''), coalesce(e.data->>'summary', '')
 		FROM conversations c
 		LEFT JOIN LATERAL (SELECT created_at, data FROM events
 			WHERE shop_id = c.shop_id AND conversation_id = c.id AND type = 'escalated' ORDER BY id DESC LIMIT 1) e ON true
-		WHERE c.shop_id = $1 AND c.status = 'escalated'
-		ORDER BY 9, c.id`, shopID)
+		WHERE c.shop_id = $1 AND c.status IN ('escalated', 'operator')
+		ORDER BY c.status = 'operator', 9, c.id`, shopID)
 	if err != nil {
-		return nil, fmt.Errorf("load escalated conversations: %w", err)
+		return nil, fmt.Errorf("load handoff queue: %w", err)
 	}
 	var queue []QueueEntry
 	for rows.Next() {
@@ -211,14 +259,14 @@ func (db *DB) EscalatedQueue(ctx context.Context, shopID int64) ([]QueueEntry, e
 		if err := rows.Scan(&c.ID, &c.ShopID, &c.CustomerID, &c.Channel, &c.Status, &c.LastSeq, &c.OwnerOperatorID, &c.CreatedAt,
 			&entry.EscalatedAt, &entry.Reason, &entry.Summary); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("load escalated conversations: %w", err)
+			return nil, fmt.Errorf("load handoff queue: %w", err)
 		}
 		entry.Conversation = &c
 		queue = append(queue, entry)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load escalated conversations: %w", err)
+		return nil, fmt.Errorf("load handoff queue: %w", err)
 	}
 
 	// TODO: these lookups run once per entry; join them into the queue

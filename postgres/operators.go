@@ -7,10 +7,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/salesagent/salesagent"
 )
 
-// Operator roles. Both roles reply to shoppers in the console, and an admin
-// may later manage the shop's operators too.
+// Operator roles. Both roles reply to shoppers in the console. An admin
+// also manages the shop's operators and may hand back or resolve a
+// conversation that another operator holds.
 const (
 	OperatorRoleAdmin    = "admin"
 	OperatorRoleOperator = "operator"
@@ -78,6 +81,54 @@ func (db *DB) OperatorByID(ctx context.Context, shopID, id int64) (*Operator, er
 		return nil, translate(err, fmt.Sprintf("operator %d", id))
 	}
 	return o, nil
+}
+
+// ListOperators returns the shop's operators, by name.
+func (db *DB) ListOperators(ctx context.Context, shopID int64) ([]*Operator, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT `+operatorColumns+` FROM operators o WHERE o.shop_id = $1 ORDER BY lower(o.name), o.id`, shopID)
+	if err != nil {
+		return nil, fmt.Errorf("list operators: %w", err)
+	}
+	ops, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Operator, error) { return scanOperator(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list operators: %w", err)
+	}
+	return ops, nil
+}
+
+// DeleteOperator removes one of the shop's operators with their sessions.
+// Conversations they held go back to the queue (status escalated), since
+// nobody would answer them otherwise. Removing the shop's last admin is an
+// ECONFLICT error.
+func (db *DB) DeleteOperator(ctx context.Context, shopID, id int64) error {
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		var role string
+		// Locking the shop's admins serialises concurrent removals.
+		rows, err := tx.Query(ctx, `SELECT o.role FROM operators o WHERE o.shop_id = $1 AND o.role = 'admin' FOR UPDATE`, shopID)
+		if err != nil {
+			return fmt.Errorf("lock admins: %w", err)
+		}
+		admins, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("lock admins: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `SELECT o.role FROM operators o WHERE o.shop_id = $1 AND o.id = $2`, shopID, id).Scan(&role); err != nil {
+			return translate(err, fmt.Sprintf("operator %d", id))
+		}
+		if role == OperatorRoleAdmin && len(admins) <= 1 {
+			return salesagent.Errorf(salesagent.ECONFLICT, "operator %d is the shop's last admin: make another operator admin first", id)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE conversations SET status = 'escalated', owner_operator_id = NULL, updated_at = now()
+			WHERE shop_id = $1 AND owner_operator_id = $2 AND status = 'operator'`, shopID, id); err != nil {
+			return fmt.Errorf("requeue held conversations: %w", err)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM operators WHERE shop_id = $1 AND id = $2`, shopID, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete operator %d: %w", id, err)
+	}
+	return nil
 }
 
 // CreateOperatorSession stores a session under the SHA-256 of its token.

@@ -3,19 +3,10 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/salesagent/salesagent/postgres"
-)
-
-// Back-off between attempts to reconnect the listener.
-const (
-	listenMinBackoff = 500 * time.Millisecond
-	listenMaxBackoff = 30 * time.Second
 )
 
 // catchUpTimeout bounds the database read of one fan-out delivery.
@@ -85,66 +76,29 @@ func (h *hub) socketsOf(convID int64) []*socket {
 	return all
 }
 
-// run keeps a listener connection open until ctx ends, reconnecting with
-// jittered back-off.
+// run relays notifications to local sockets until ctx ends. After every
+// (re)connection of the listener it catches every local socket up on what
+// it may have missed while no listener ran.
 func (h *hub) run(ctx context.Context) {
 	defer close(h.done)
-	backoff := listenMinBackoff
-	for {
-		err := h.listen(ctx, func() { backoff = listenMinBackoff })
-		if ctx.Err() != nil {
-			return
+	h.srv.db.Listen(ctx, h.srv.log, func() {
+		for _, sock := range h.socketsOf(0) {
+			h.startCatchUp(sock)
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		h.srv.log.WarnContext(ctx, "message listener disconnected; reconnecting", "error", err, "retry_in_ms", wait.Milliseconds())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		backoff = min(backoff*2, listenMaxBackoff)
-	}
-}
-
-// listen opens a connection, listens on the channel, catches every local
-// socket up on what it may have missed while no listener ran, then relays
-// notifications until the connection fails.
-func (h *hub) listen(ctx context.Context, connected func()) error {
-	conn, err := pgx.ConnectConfig(ctx, h.srv.db.Pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		conn.Close(closeCtx)
-	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{postgres.NotifyChannel}.Sanitize()); err != nil {
-		return err
-	}
-	connected()
-	for _, sock := range h.socketsOf(0) {
-		h.startCatchUp(sock)
-	}
-
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		h.dispatch(n.Payload)
-	}
+	}, h.dispatch)
 }
 
 // dispatch starts a catch-up for each local socket of the notified
 // conversation that lacks the new message.
 func (h *hub) dispatch(payload string) {
-	var note struct {
-		ConversationID int64 `json:"conversation_id"`
-		Seq            int64 `json:"seq"`
-	}
+	var note postgres.Notification
 	if err := json.Unmarshal([]byte(payload), &note); err != nil || note.ConversationID == 0 {
 		h.srv.log.Warn("ignoring malformed message notification", "payload_bytes", len(payload))
+		return
+	}
+	if note.Seq == 0 {
+		// A status change: the shopper learns of it from the message
+		// stored with it.
 		return
 	}
 	for _, sock := range h.socketsOf(note.ConversationID) {

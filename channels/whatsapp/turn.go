@@ -257,8 +257,7 @@ func (c *Channel) replyProduct(ctx context.Context, shopID int64, in *inboundRow
 // with the turn marked done, in one transaction. A repeated call finds
 // the keys and queues nothing twice.
 //
-// Only the agent's and the channel's own replies go out this way; operator
-// replies are not sent over WhatsApp yet (see AppendOperatorReply).
+// Operators' messages go out through OperatorDelivery instead.
 func (c *Channel) queueReply(ctx context.Context, jobs JobInserter, shop *salesagent.Shop, in *inboundRow, reply *salesagent.Message, messages []*Message) error {
 	err := c.db.InTx(ctx, func(tx pgx.Tx) error {
 		for i, m := range messages {

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/channels/web"
 	"github.com/salesagent/salesagent/channels/whatsapp"
@@ -34,11 +35,15 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 	}
 	wa := whatsapp.New(whatsapp.Config{DB: a.db, Turns: service, Client: waClient, Logger: a.logger, PublicURL: a.cfg.PublicURL})
 	waJobs := jobsPart{addWorkers: wa.AddWorkers, queues: whatsapp.Queues(0, 0)}
+	notifier := console.NewNotifier(console.NotifierConfig{DB: a.db, PublicURL: a.cfg.PublicURL, Logger: a.logger})
+	notifyJobs := jobsPart{addWorkers: notifier.AddWorkers, queues: notifier.Queues()}
 
-	jobs, err := newJobs(a.db, m, a.logger, !a.cfg.NoJobWorkers, waJobs)
+	jobs, err := newJobs(a.db, m, a.logger, !a.cfg.NoJobWorkers, waJobs, notifyJobs)
 	if err != nil {
 		return err
 	}
+	// Escalations queue their notification in their own transaction.
+	a.db.OnEscalate = notifier.OnEscalate(jobs)
 	if !a.cfg.NoJobWorkers {
 		// Shutdown stops the jobs in order, so the signal context must not.
 		if err := jobs.Start(context.WithoutCancel(ctx)); err != nil {
@@ -63,7 +68,22 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 		}
 	})
 
-	console.New(console.Config{DB: a.db, Logger: a.logger, PublicURL: a.cfg.PublicURL}).Register(mux)
+	operators := console.New(console.Config{
+		DB: a.db, Logger: a.logger, PublicURL: a.cfg.PublicURL, TrustedProxies: a.cfg.TrustedProxies,
+		Deliverers: map[string]console.Deliverer{salesagent.ChannelWhatsApp: wa.OperatorDelivery(jobs)},
+	})
+	operators.Register(mux)
+	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		operators.Run(listenCtx)
+	}()
+	a.closers = append(a.closers, func(context.Context) {
+		operators.Close()
+		stopListening()
+		<-listening
+	})
 
 	mux.Handle("GET /static/demo/", http.StripPrefix("/static/demo/", http.FileServerFS(demo.Images())))
 	mux.HandleFunc("GET /{$}", a.handleRoot)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -33,6 +34,31 @@ type Config struct {
 	// NoJobWorkers makes the server only insert jobs, never run them, as
 	// a benchmark server sharing a database with real shops must.
 	NoJobWorkers bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// the console believes.
+	TrustedProxies []netip.Prefix
+}
+
+// parseProxies reads a comma-separated list of addresses and CIDR
+// prefixes.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if addr, err := netip.ParseAddr(item); err == nil {
+			prefixes = append(prefixes, netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()))
+			continue
+		}
+		prefix, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --trusted-proxies entry %q: use an IP address or a CIDR such as 10.0.0.0/8", item)
+		}
+		prefixes = append(prefixes, prefix.Masked())
+	}
+	return prefixes, nil
 }
 
 // envOr returns the environment variable name, or fallback when unset.

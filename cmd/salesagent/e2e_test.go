@@ -24,7 +24,18 @@ import (
 	"github.com/salesagent/salesagent/postgres/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// childEnv makes the test binary run as the salesagent command, with its
+// arguments, so a test can start real server processes without building
+// the binary.
+const childEnv = "SALESAGENT_TEST_RUN_AS_COMMAND"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	pgtest.Main(m)
+}
 
 // graphSends counts the messages the fake Graph API accepted.
 var graphSends atomic.Int64

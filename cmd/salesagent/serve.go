@@ -32,8 +32,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.PublicURL, "public-url", envOr("SALESAGENT_PUBLIC_URL", ""), "public base URL of this server, for links (env SALESAGENT_PUBLIC_URL); default http://ADDR")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for open work")
 	fs.BoolVar(&cfg.AutoMigrate, "migrate", true, "apply pending migrations at start")
+	proxies := envOr("SALESAGENT_TRUSTED_PROXIES", "")
+	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed, as in 10.0.0.0/8 (env SALESAGENT_TRUSTED_PROXIES)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	var err error
+	if cfg.TrustedProxies, err = parseProxies(proxies); err != nil {
+		return usageError{err.Error()}
 	}
 	logger, err := newLogger(cfg, stderr)
 	if err != nil {
@@ -56,6 +62,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s (set --addr or SALESAGENT_ADDR to a free address): %w", cfg.Addr, err)
 	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + listener.Addr().String()
+	}
 	app, err := newApp(ctx, cfg, logger)
 	if err != nil {
 		listener.Close()
@@ -63,9 +72,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer app.Close()
 
-	if cfg.PublicURL == "" {
-		cfg.PublicURL = "http://" + listener.Addr().String()
-	}
 	if err := app.printShops(ctx, stdout, cfg.PublicURL); err != nil {
 		logger.WarnContext(ctx, "list shops failed", "error", err)
 	}

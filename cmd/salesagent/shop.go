@@ -30,6 +30,8 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var llmOff bool
 	var waPhone, waTokenEnv, waSecretEnv, waVerifyEnv, waTemplate, waTemplateLang string
 	var waOff bool
+	var hookURL, hookSecretEnv string
+	var hookOff bool
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg)
@@ -53,6 +55,9 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&waTemplate, "whatsapp-template", "", "approved template sent in place of a reply after the 24-hour window")
 	fs.StringVar(&waTemplateLang, "whatsapp-template-language", "en_US", "language code of --whatsapp-template")
 	fs.BoolVar(&waOff, "whatsapp-disable", false, "disconnect the shop from WhatsApp")
+	fs.StringVar(&hookURL, "handoff-webhook-url", "", "post a signed JSON notification to this URL whenever a conversation starts waiting for a person (Slack, Make, n8n)")
+	fs.StringVar(&hookSecretEnv, "handoff-webhook-secret-env", "", "read the key that signs handoff notifications (HMAC-SHA256) from this environment variable")
+	fs.BoolVar(&hookOff, "handoff-webhook-disable", false, "stop sending handoff notifications")
 	fs.BoolVar(&llmOff, "llm-disabled", false, "answer this shop's shoppers with the offline agent even when an LLM is configured")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: salesagent shop --shop SLUG [flags]   (without flags: print the shop's settings)")
@@ -120,6 +125,9 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := applyWhatsApp(fs, shop, waPhone, waTemplate, waTemplateLang, waOff, map[string]*string{
 		"whatsapp-access-token-env": &waTokenEnv, "whatsapp-app-secret-env": &waSecretEnv, "whatsapp-verify-token-env": &waVerifyEnv,
 	}, &changed); err != nil {
+		return err
+	}
+	if err := applyHandoffWebhook(fs, shop, hookURL, hookSecretEnv, hookOff, &changed); err != nil {
 		return err
 	}
 	for _, origin := range origins {
@@ -209,6 +217,47 @@ func applyWhatsApp(fs *flag.FlagSet, shop *salesagent.Shop, phone, template, lan
 	return nil
 }
 
+// applyHandoffWebhook changes the shop's handoff webhook from the flags
+// that were given. The signing key comes from an environment variable, so
+// it stays out of shell history.
+func applyHandoffWebhook(fs *flag.FlagSet, shop *salesagent.Shop, rawURL, secretEnv string, off bool, changed *bool) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["handoff-webhook-disable"] && off {
+		shop.Settings.HandoffWebhook = nil
+		*changed = true
+		return nil
+	}
+	if !given["handoff-webhook-url"] && !given["handoff-webhook-secret-env"] {
+		return nil
+	}
+
+	hook := shop.Settings.HandoffWebhook
+	if hook == nil {
+		hook = &salesagent.HandoffWebhookSettings{}
+	}
+	if given["handoff-webhook-url"] {
+		u, err := url.Parse(strings.TrimSpace(rawURL))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError{fmt.Sprintf("invalid --handoff-webhook-url %q: use an absolute http or https URL, such as https://hooks.example.com/salesagent", rawURL)}
+		}
+		hook.URL = u.String()
+	}
+	if given["handoff-webhook-secret-env"] {
+		secret := os.Getenv(secretEnv)
+		if secret == "" {
+			return usageError{fmt.Sprintf("invalid --handoff-webhook-secret-env %s: that environment variable is empty or unset", secretEnv)}
+		}
+		hook.Secret = secret
+	}
+	if hook.URL == "" {
+		return usageError{"missing --handoff-webhook-url: a signing key needs an address to post to"}
+	}
+	shop.Settings.HandoffWebhook = hook
+	*changed = true
+	return nil
+}
+
 // normalizeOrigin returns origin as scheme://host[:port], the form browsers
 // send in the Origin header.
 func normalizeOrigin(origin string) (string, error) {
@@ -287,6 +336,9 @@ func printShop(w io.Writer, shop *salesagent.Shop) error {
 			whatsapp["template"] = wa.Template.Name + " (" + wa.Template.Language + ")"
 		}
 		public["whatsapp"] = whatsapp
+	}
+	if hook := shop.Settings.HandoffWebhook; hook != nil {
+		public["handoff_webhook"] = map[string]any{"url": hook.URL, "signed": hook.Secret != ""}
 	}
 	settings, err := json.Marshal(public)
 	if err != nil {

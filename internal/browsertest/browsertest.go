@@ -60,6 +60,23 @@ func New(t *testing.T) context.Context {
 	return ctx
 }
 
+// Incognito returns a tab in a new browser context of the browser behind
+// ctx, with its own cookies and storage, as a second person at another
+// computer would have.
+func Incognito(t *testing.T, ctx context.Context) context.Context {
+	t.Helper()
+	// The browser starts with the first action on ctx.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start browser: %v", err)
+	}
+	tab, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("open a tab in a new browser context: %v", err)
+	}
+	return tab
+}
+
 // Paths into the widget's open Shadow DOM.
 const (
 	WidgetRoot    = `document.querySelector("#salesagent-widget").shadowRoot`
