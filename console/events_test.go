@@ -212,3 +212,41 @@ func TestSlowStreamGetsResync(t *testing.T) {
 		}
 	}
 }
+
+func TestEventsResyncAfterListenerLoss(t *testing.T) {
+	f := newFixture(t, Config{})
+	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "")
+	_, base := secondServer(t)
+	watcher := newClient(t, base)
+	watcher.login(f.shop.Slug, "dana@example.com", testPassword)
+	events := openEvents(t, watcher)
+	next(t, events, "first resync", func(ev sseEvent) bool { return ev.name == eventResync })
+
+	// Cut every listener connection of this database, as a database
+	// restart or a network failure would.
+	var cut int
+	err := f.db.Pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`).Scan(&cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cut == 0 {
+		t.Fatal("found no listener connection to cut")
+	}
+
+	// A change made while no listener runs is not announced to the
+	// stream; the resync after reconnecting tells the console to reload.
+	actor := newClient(t, f.srv.URL)
+	actor.login(f.shop.Slug, "dana@example.com", testPassword)
+	actor.expect(http.StatusOK, "POST", fmt.Sprintf("/console/api/conversations/%d/claim", conv.ID), nil, nil)
+	next(t, events, "resync after reconnecting", func(ev sseEvent) bool { return ev.name == eventResync })
+
+	// Later changes arrive again.
+	actor.expect(http.StatusOK, "POST", fmt.Sprintf("/console/api/conversations/%d/handback", conv.ID), nil, nil)
+	ev := next(t, events, "hand-back", func(ev sseEvent) bool {
+		return ev.name == eventConversation && ev.data["status"] == salesagent.StatusOpen
+	})
+	if int64(ev.data["conversation_id"].(float64)) != conv.ID {
+		t.Errorf("hand-back event %v, want conversation %d", ev.data, conv.ID)
+	}
+}
