@@ -22,7 +22,7 @@ const maxRowErrorsShown = 50
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var slug, name, format string
-	var strict bool
+	var strict, prune bool
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg)
@@ -30,8 +30,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&name, "name", "", "display name of a new shop (default: the slug)")
 	fs.StringVar(&format, "format", "", "format of every PATH, overriding detection: shopify-json, shopify-csv, magento-csv, faq-md, policy-md, size-guide-md or tau-bench")
 	fs.BoolVar(&strict, "strict", false, "exit with an error when any row is rejected (the good rows still load)")
+	fs.BoolVar(&prune, "prune", false, "remove the shop's products missing from these files, and its documents of the kinds loaded that are missing; skipped when any row is rejected")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: salesagent ingest --shop SLUG [--name NAME] [--format FORMAT] PATH...")
+		fmt.Fprintln(stderr, "Usage: salesagent ingest --shop SLUG [--name NAME] [--format FORMAT] [--prune] PATH...")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -106,6 +107,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "rejected: %v\n", rejected)
 	}
 	rejectedCount := len(rowErrors) + len(report.Rejected)
+	if prune {
+		if err := pruneCatalog(ctx, db, shop, batch, rejectedCount, stdout, stderr); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "loaded into shop %q in %s:\n%s", shop.Slug, time.Since(start).Round(time.Millisecond), report)
 	fmt.Fprintf(stdout, "widget key: %s\n", shop.WidgetKey)
 	if rejectedCount > 0 {
@@ -114,6 +120,30 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("%d rows rejected and --strict is set", rejectedCount)
 		}
 	}
+	return nil
+}
+
+// pruneCatalog removes what the shop has and the batch lacks, unless rows
+// were rejected: a rejected product is missing from the batch too, and
+// pruning would delete it.
+func pruneCatalog(ctx context.Context, db *postgres.DB, shop *salesagent.Shop, batch *ingest.Batch, rejected int, stdout, stderr io.Writer) error {
+	if rejected > 0 {
+		fmt.Fprintf(stderr, "not pruning: %d rows were rejected, and their products would be removed; fix them and run again\n", rejected)
+		return nil
+	}
+	products := make([]string, 0, len(batch.Products))
+	for _, p := range batch.Products {
+		products = append(products, p.ExternalID)
+	}
+	documents := make([]postgres.DocumentKey, 0, len(batch.Documents))
+	for _, d := range batch.Documents {
+		documents = append(documents, postgres.DocumentKey{Kind: d.Kind, Key: d.Key})
+	}
+	removed, err := db.PruneCatalog(ctx, shop.ID, products, documents)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "pruned %d products and %d documents missing from the files\n", removed.Products, removed.Documents)
 	return nil
 }
 

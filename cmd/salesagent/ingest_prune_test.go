@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/salesagent/salesagent/postgres/pgtest"
+)
+
+// TestIngestPruneRemovesMissingProducts loads the demo shop, then loads it
+// again with --prune from a copy without one product and one FAQ entry.
+func TestIngestPruneRemovesMissingProducts(t *testing.T) {
+	ingestPaths(t, "prune", demoShopDir(t))
+	ctx := context.Background()
+	db := openDB(t)
+	shop, err := db.ShopBySlug(ctx, "prune")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A copy of the catalog without its first product, and an FAQ without
+	// its last question.
+	raw, err := os.ReadFile(filepath.Join(demoShopDir(t), "products.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var catalog map[string][]json.RawMessage
+	if err := json.Unmarshal(raw, &catalog); err != nil {
+		t.Fatal(err)
+	}
+	var dropped struct {
+		Handle string `json:"handle"`
+	}
+	if err := json.Unmarshal(catalog["products"][0], &dropped); err != nil {
+		t.Fatal(err)
+	}
+	remaining := len(catalog["products"]) - 1
+	catalog["products"] = catalog["products"][1:]
+	dir := t.TempDir()
+	smaller, _ := json.Marshal(catalog)
+	if err := os.WriteFile(filepath.Join(dir, "products.json"), smaller, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	faq, err := os.ReadFile(filepath.Join(demoShopDir(t), "faq.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastQuestion := strings.LastIndex(string(faq), "\n## ")
+	if err := os.WriteFile(filepath.Join(dir, "faq.md"), faq[:lastQuestion+1], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := countRows(t, "SELECT count(*) FROM documents WHERE shop_id = $1", shop.ID)
+
+	// Without --prune nothing goes away.
+	ingestPaths(t, "prune", dir)
+	if n := countRows(t, "SELECT count(*) FROM products WHERE shop_id = $1", shop.ID); n != remaining+1 {
+		t.Errorf("after a load without --prune the shop has %d products, want all %d", n, remaining+1)
+	}
+
+	stdout, stderr, err := runCommand(t, "ingest", "--database-url", pgtest.URL(t), "--log-level", "warn", "--shop", "prune", "--prune", dir)
+	if err != nil {
+		t.Fatalf("ingest --prune: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "pruned 1 products and 1 documents") {
+		t.Errorf("stdout does not report the pruned product and FAQ entry:\n%s", stdout)
+	}
+	if n := countRows(t, "SELECT count(*) FROM products WHERE shop_id = $1", shop.ID); n != remaining {
+		t.Errorf("after --prune the shop has %d products, want %d", n, remaining)
+	}
+	if _, err := db.ProductByHandle(ctx, shop.ID, dropped.Handle); err == nil {
+		t.Errorf("product %s is still stored after --prune", dropped.Handle)
+	}
+	if n := countRows(t, "SELECT count(*) FROM chunks c WHERE c.shop_id = $1 AND c.product_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM products p WHERE p.id = c.product_id)", shop.ID); n != 0 {
+		t.Errorf("%d search chunks of removed products remain", n)
+	}
+	// Policies and size guides were not in the files, so they stay.
+	if n := countRows(t, "SELECT count(*) FROM documents WHERE shop_id = $1", shop.ID); n != before-1 {
+		t.Errorf("after --prune the shop has %d documents, want %d (one FAQ entry fewer)", n, before-1)
+	}
+	if n := countRows(t, "SELECT count(*) FROM documents WHERE shop_id = $1 AND kind = 'size_guide'", shop.ID); n == 0 {
+		t.Error("--prune removed the size guides, which were not in the files")
+	}
+}
+
+func TestIngestPruneSkipsAfterRejectedRows(t *testing.T) {
+	dir := t.TempDir()
+	good := "Handle,Title,Type,Option1 Name,Option1 Value,Variant SKU,Variant Price,Variant Inventory Qty\n" +
+		"cap,Cap,Hats,Size,One,CAP-1,10.00,3\n" +
+		"hat,Hat,Hats,Size,One,HAT-1,12.00,3\n"
+	if err := os.WriteFile(filepath.Join(dir, "products.csv"), []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ingestPaths(t, "prune-rejected", dir)
+
+	// The hat's price is broken, so the hat is missing from the parsed rows
+	// but must not be removed.
+	broken := strings.Replace(good, "12.00", "twelve", 1)
+	if err := os.WriteFile(filepath.Join(dir, "products.csv"), []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := runCommand(t, "ingest", "--database-url", pgtest.URL(t), "--log-level", "warn", "--shop", "prune-rejected", "--prune", dir)
+	if err != nil {
+		t.Fatalf("ingest --prune: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "not pruning: 1 rows were rejected") {
+		t.Errorf("stderr does not say why nothing was pruned:\n%s", stderr)
+	}
+	shop, err := openDB(t).ShopBySlug(context.Background(), "prune-rejected")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, "SELECT count(*) FROM products WHERE shop_id = $1", shop.ID); n != 2 {
+		t.Errorf("shop has %d products, want both kept", n)
+	}
+}
+
+func countRows(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := openDB(t).Pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
