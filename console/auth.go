@@ -12,11 +12,9 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/time/rate"
 
 	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/postgres"
@@ -84,8 +82,13 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ip := c.clientIP(r)
-	key := strings.ToLower(req.Shop) + "\x00" + strings.ToLower(req.Email) + "\x00" + ip
-	if wait := c.logins.take(key); wait > 0 {
+	key := sha256.Sum256([]byte("console-login\x00" + strings.ToLower(req.Shop) + "\x00" + strings.ToLower(req.Email) + "\x00" + ip))
+	wait, err := c.db.TakeToken(ctx, key[:], c.cfg.LoginLimit.Burst, c.cfg.LoginLimit.Every)
+	if err != nil {
+		c.writeError(w, r, err)
+		return
+	}
+	if wait > 0 {
 		seconds := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", fmt.Sprint(seconds))
 		c.log.WarnContext(ctx, "console login rate limited", "shop", req.Shop, "client_ip", ip)
@@ -109,6 +112,10 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		c.log.WarnContext(ctx, "delete expired console sessions failed", "error", err)
 	} else if n > 0 {
 		c.log.DebugContext(ctx, "deleted expired console sessions", "sessions", n)
+	}
+	idle := c.cfg.LoginLimit.Every * time.Duration(c.cfg.LoginLimit.Burst)
+	if _, err := c.db.DeleteFullBuckets(ctx, idle); err != nil {
+		c.log.WarnContext(ctx, "delete full login limit buckets failed", "error", err)
 	}
 
 	token, csrf := randomToken(), randomToken()
@@ -274,46 +281,4 @@ func (c *Console) trusted(addr netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// loginLimiter keeps a token bucket per account and IP address.
-type loginLimiter struct {
-	limit LoginLimit
-
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
-}
-
-// maxBuckets bounds the limiter's memory; past it, full buckets are
-// dropped, since a full bucket limits nothing.
-const maxBuckets = 10000
-
-func newLoginLimiter(limit LoginLimit) *loginLimiter {
-	return &loginLimiter{limit: limit, buckets: map[string]*rate.Limiter{}}
-}
-
-// take spends one attempt of key's bucket. It returns zero when the attempt
-// is allowed, or how long to wait for the next one.
-func (l *loginLimiter) take(key string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	bucket, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= maxBuckets {
-			for k, b := range l.buckets {
-				if b.TokensAt(now) >= float64(l.limit.Burst) {
-					delete(l.buckets, k)
-				}
-			}
-		}
-		bucket = rate.NewLimiter(rate.Every(l.limit.Every), l.limit.Burst)
-		l.buckets[key] = bucket
-	}
-	reservation := bucket.ReserveN(now, 1)
-	if wait := reservation.DelayFrom(now); wait > 0 {
-		reservation.CancelAt(now)
-		return wait
-	}
-	return 0
 }

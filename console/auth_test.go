@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -219,5 +220,37 @@ func TestHashPasswordRejectsShort(t *testing.T) {
 	}
 	if _, err := HashPassword(strings.Repeat("x", 73)); err == nil || !strings.Contains(err.Error(), "72") {
 		t.Errorf("HashPassword(73 bytes) error %v, want one naming the 72-byte limit", err)
+	}
+}
+
+func TestLoginLimitSharedAcrossServers(t *testing.T) {
+	f := newFixture(t, Config{LoginLimit: LoginLimit{Burst: 3, Every: time.Hour}})
+	second := secondServerWith(t, Config{LoginLimit: LoginLimit{Burst: 3, Every: time.Hour}})
+	bad := map[string]string{"shop": f.shop.Slug, "email": "dana@example.com", "password": "guess guess guess"}
+
+	// Twenty attempts at once, spread over both servers: the shared
+	// bucket lets exactly three through to the password check.
+	var wg sync.WaitGroup
+	statuses := make(chan int, 20)
+	for i := range 20 {
+		base := f.srv.URL
+		if i%2 == 1 {
+			base = second
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := newClient(t, base).do("POST", "/console/api/login", bad)
+			statuses <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for status := range statuses {
+		counts[status]++
+	}
+	if counts[http.StatusUnauthorized] != 3 || counts[http.StatusTooManyRequests] != 17 {
+		t.Errorf("statuses %v, want 3 × 401 and 17 × 429", counts)
 	}
 }

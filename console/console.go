@@ -27,7 +27,8 @@ import (
 )
 
 // LoginLimit is a token bucket applied to login attempts per account and
-// client IP address.
+// client IP address. The buckets live in the database, so every server
+// process on it shares them.
 type LoginLimit struct {
 	// Burst is the number of attempts allowed in a row. Defaults to 5.
 	Burst int
@@ -75,10 +76,9 @@ type Deliverer interface {
 // Console serves the operator console's API. Build it with New and mount
 // it with Register.
 type Console struct {
-	cfg    Config
-	db     *postgres.DB
-	log    *slog.Logger
-	logins *loginLimiter
+	cfg Config
+	db  *postgres.DB
+	log *slog.Logger
 
 	events    *broker
 	closing   chan struct{}
@@ -110,7 +110,6 @@ func New(cfg Config) *Console {
 		cfg:     cfg,
 		db:      cfg.DB,
 		log:     cfg.Logger.With("component", "console"),
-		logins:  newLoginLimiter(cfg.LoginLimit),
 		events:  newBroker(),
 		closing: make(chan struct{}),
 	}

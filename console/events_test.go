@@ -85,12 +85,25 @@ func next(t *testing.T, events <-chan sseEvent, what string, keep func(sseEvent)
 // listener on the same database, as another server process does.
 func secondServer(t *testing.T) (*Console, string) {
 	t.Helper()
+	return startSecond(t, Config{})
+}
+
+// secondServerWith is secondServer with cfg, returning the base URL only.
+func secondServerWith(t *testing.T, cfg Config) string {
+	t.Helper()
+	_, base := startSecond(t, cfg)
+	return base
+}
+
+func startSecond(t *testing.T, cfg Config) (*Console, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	db, err := postgres.Open(ctx, pgtest.URL(t))
 	if err != nil {
 		t.Fatalf("open second pool: %v", err)
 	}
-	c := New(Config{DB: db, Logger: slog.New(slog.DiscardHandler)})
+	cfg.DB, cfg.Logger = db, slog.New(slog.DiscardHandler)
+	c := New(cfg)
 	mux := http.NewServeMux()
 	c.Register(mux)
 	srv := httptest.NewServer(mux)
