@@ -463,7 +463,8 @@ const (
 )
 
 // Message is one persisted message of a conversation. Seq numbers messages
-// within the conversation from 1 without gaps.
+// within the conversation from 1 without gaps; shoppers do not see the
+// numbers of operators' internal notes.
 type Message struct {
 	ID             int64      `json:"-"`
 	ConversationID int64      `json:"-"`
@@ -479,8 +480,11 @@ type Message struct {
 	Internal bool `json:"internal,omitempty"`
 	// OperatorID is the operator who wrote an operator reply or note. It is
 	// left out of JSON so that shoppers do not see operator ids.
-	OperatorID int64     `json:"-"`
-	CreatedAt  time.Time `json:"created_at"`
+	OperatorID int64 `json:"-"`
+	// Author is the display name of the operator who wrote an operator
+	// message, which the widget shows beside it. It is empty otherwise.
+	Author    string    `json:"author,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Card types.

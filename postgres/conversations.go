@@ -193,12 +193,13 @@ func marshalList[T any](items []T) []byte {
 }
 
 const messageColumns = `id, conversation_id, seq, role, body, cards, citations, coalesce(client_id, ''), coalesce(reply_to, 0),
-	visibility = 'internal', coalesce(operator_id, 0), created_at`
+	visibility = 'internal', coalesce(operator_id, 0),
+	CASE WHEN role = 'operator' THEN coalesce((SELECT o.name FROM operators o WHERE o.id = operator_id), '') ELSE '' END, created_at`
 
 func scanMessage(row pgx.Row) (*salesagent.Message, error) {
 	var m salesagent.Message
 	var cards, citations []byte
-	if err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.Role, &m.Body, &cards, &citations, &m.ClientID, &m.ReplyTo, &m.Internal, &m.OperatorID, &m.CreatedAt); err != nil {
+	if err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.Role, &m.Body, &cards, &citations, &m.ClientID, &m.ReplyTo, &m.Internal, &m.OperatorID, &m.Author, &m.CreatedAt); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(cards, &m.Cards); err != nil {

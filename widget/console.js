@@ -239,6 +239,7 @@
       var li = el("li", "msg " + m.role + (m.internal ? " note" : ""));
       li.dataset.seq = m.seq;
       var label = m.internal ? "Internal note" : roleNames[m.role] || m.role;
+      if (m.author) { label += " · " + m.author; }
       li.appendChild(el("span", "who", label));
       li.appendChild(el("p", "text", m.text));
       (m.cards || []).forEach(function (c) { li.appendChild(el("span", "card", cardText(c))); });

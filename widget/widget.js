@@ -272,6 +272,10 @@
       b.cards.textContent = "";
     } else {
       b = bubble(m.role);
+      if (m.role === "operator" && m.author) {
+        // A person from the shop signs each reply with their name.
+        b.node.insertBefore(el("span", "author", m.author + " · shop staff"), b.text);
+      }
       log.appendChild(b.node);
     }
     b.node.classList.remove("streaming");

@@ -201,6 +201,9 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 	if err := chromedp.Do(shopper, browsertest.Poll(widgetHas("operator", "Hi, I'm Ana"))); err != nil {
 		t.Fatalf("shopper sees the operator's reply: %v", err)
 	}
+	if author := browsertest.Eval[string](t, shopper, widgetLog+`.querySelector(".msg.operator .author").textContent`); author != "Ana · shop staff" {
+		t.Errorf("operator reply signed %q, want %q", author, "Ana · shop staff")
+	}
 
 	// While Ana holds it, the shopper's question reaches her console live,
 	// and the agent does not answer it.
