@@ -45,7 +45,12 @@ func (d *OperatorDelivery) QueueDelivery(ctx context.Context, tx pgx.Tx, conv *s
 
 	// A person is already in the conversation, or has just left it to the
 	// agent, so no "Talk to a person" button goes with these.
-	messages := compose(replyPlan{to: *waID, reply: msg, publicURL: d.ch.cfg.PublicURL, personRequested: true})
+	reply := msg
+	if msg.Role == salesagent.RoleOperator && msg.Author != "" {
+		// The chat shows the shop's number, so the person signs the reply.
+		reply.Body = "**" + msg.Author + "**: " + msg.Body
+	}
+	messages := compose(replyPlan{to: *waID, reply: reply, publicURL: d.ch.cfg.PublicURL, personRequested: true})
 	for i, m := range messages {
 		row := &outboundRow{
 			ShopID: conv.ShopID, ConversationID: conv.ID, CustomerID: conv.CustomerID, MessageID: &msg.ID,

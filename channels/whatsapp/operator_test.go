@@ -47,7 +47,7 @@ func TestOperatorMessagesGoOutOverWhatsApp(t *testing.T) {
 		}
 		got = append(got, bodyText(r.Message))
 	}
-	want := []string{"Dana joined the conversation", "Hi, I'm *Dana*. I've cancelled order #1042 for you.", "The assistant is back"}
+	want := []string{"Dana joined the conversation", "*Dana*: Hi, I'm *Dana*. I've cancelled order #1042 for you.", "The assistant is back"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("sent %q, want %q in order (WhatsApp bold, no note)", got, want)
 	}
