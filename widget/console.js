@@ -151,6 +151,9 @@
     var list = $("queue-list");
     clear(list);
     var items = data.conversations || [];
+    var waitingCount = items.filter(function (item) { return item.status === "escalated"; }).length;
+    // The count in the tab's title shows waiting shoppers from other tabs.
+    document.title = (waitingCount ? "(" + waitingCount + ") " : "") + "salesagent console";
     $("queue-empty").hidden = items.length > 0;
     $("queue-empty").textContent = "Nobody is waiting for a person.";
     items.forEach(function (item) {

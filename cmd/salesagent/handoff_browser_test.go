@@ -177,6 +177,7 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 	// opens it and takes it over.
 	err = chromedp.Do(operator,
 		browsertest.Poll(`document.querySelectorAll("#queue-list li").length === 1`),
+		browsertest.Poll(`document.title === "(1) salesagent console"`),
 		chromedp.Click(chromedp.CSS(`#queue-list li a`)),
 		browsertest.Poll(consoleHas("shopper", "talk to a person")),
 		chromedp.Click(chromedp.CSS("#claim")),
