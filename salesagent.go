@@ -550,6 +550,10 @@ const (
 	EventEscalated      = "escalated"
 	EventBought         = "bought"
 	EventAnswered       = "answered"
+	// The handoff steps, recorded with the operator's id.
+	EventOperatorClaimed = "operator_claimed"
+	EventHandedBack      = "handed_back"
+	EventResolved        = "resolved"
 )
 
 // Event is one outcome recorded for a conversation.

@@ -24,7 +24,7 @@ import (
 // random token, of which the server stores only the SHA-256.
 const SessionCookie = "salesagent_console"
 
-// CSRFHeader is the header that every POST after login must carry, set to
+// CSRFHeader is the header that every POST or DELETE after login must carry, set to
 // the session's csrf_token from the login or /me response.
 const CSRFHeader = "X-CSRF-Token"
 
@@ -80,10 +80,13 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		c.writeError(w, r, salesagent.Errorf(salesagent.EINVALID, "missing shop, email or password: send all three"))
 		return
 	}
+	if strings.ContainsRune(req.Shop+req.Email+req.Password, 0) {
+		c.writeError(w, r, salesagent.Errorf(salesagent.EINVALID, "shop, email or password contains a NUL character (\\u0000): remove it"))
+		return
+	}
 
 	ip := c.clientIP(r)
-	key := sha256.Sum256([]byte("console-login\x00" + strings.ToLower(req.Shop) + "\x00" + strings.ToLower(req.Email) + "\x00" + ip))
-	wait, err := c.db.TakeToken(ctx, key[:], c.cfg.LoginLimit.Burst, c.cfg.LoginLimit.Every)
+	wait, err := c.takeLoginToken(ctx, req, ip)
 	if err != nil {
 		c.writeError(w, r, err)
 		return
@@ -93,7 +96,7 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", fmt.Sprint(seconds))
 		c.log.WarnContext(ctx, "console login rate limited", "shop", req.Shop, "client_ip", ip)
 		c.writeError(w, r, salesagent.Errorf(salesagent.ERATELIMITED,
-			"too many login attempts for this account from your address: wait %d seconds and try again", seconds))
+			"too many login attempts from your address or for this account: wait %d seconds and try again", seconds))
 		return
 	}
 
@@ -113,7 +116,8 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 	} else if n > 0 {
 		c.log.DebugContext(ctx, "deleted expired console sessions", "sessions", n)
 	}
-	idle := c.cfg.LoginLimit.Every * time.Duration(c.cfg.LoginLimit.Burst)
+	idle := max(c.cfg.LoginLimit.Every*time.Duration(c.cfg.LoginLimit.Burst),
+		c.cfg.LoginLimit.AddressEvery*time.Duration(c.cfg.LoginLimit.AddressBurst))
 	if _, err := c.db.DeleteFullBuckets(ctx, idle); err != nil {
 		c.log.WarnContext(ctx, "delete full login limit buckets failed", "error", err)
 	}
@@ -133,6 +137,20 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sessionResponse{
 		Operator: op, Shop: shopSummary{Slug: shop.Slug, Name: shop.Name}, CSRFToken: csrf, ExpiresAt: expires,
 	})
+}
+
+// takeLoginToken spends one attempt of the client address's bucket and one
+// of the account's bucket at that address. It returns how long to wait
+// when either is empty.
+func (c *Console) takeLoginToken(ctx context.Context, req loginRequest, ip string) (time.Duration, error) {
+	limit := c.cfg.LoginLimit
+	address := sha256.Sum256([]byte("console-login-address\x00" + ip))
+	wait, err := c.db.TakeToken(ctx, address[:], limit.AddressBurst, limit.AddressEvery)
+	if err != nil || wait > 0 {
+		return wait, err
+	}
+	account := sha256.Sum256([]byte("console-login\x00" + strings.ToLower(req.Shop) + "\x00" + strings.ToLower(req.Email) + "\x00" + ip))
+	return c.db.TakeToken(ctx, account[:], limit.Burst, limit.Every)
 }
 
 // checkPassword returns the operator whose shop, email and password match
@@ -190,8 +208,9 @@ func (c *Console) handleMe(w http.ResponseWriter, r *http.Request, s *postgres.O
 }
 
 // authed wraps a handler that needs a signed-in operator. It rejects a
-// request without a valid session with 401, and a POST without the
-// session's CSRF token in CSRFHeader with 403.
+// request without a valid session with 401. Every method other than GET and
+// HEAD changes something, so such a request without the session's CSRF
+// token in CSRFHeader gets 403.
 func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *postgres.OperatorSession)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cookie, err := r.Cookie(SessionCookie)
@@ -208,7 +227,7 @@ func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *postgres
 			c.writeError(w, r, err)
 			return
 		}
-		if r.Method == http.MethodPost {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			got := r.Header.Get(CSRFHeader)
 			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(session.CSRFToken)) != 1 {
 				c.writeError(w, r, salesagent.Errorf(salesagent.EFORBIDDEN,

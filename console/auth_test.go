@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -252,5 +253,75 @@ func TestLoginLimitSharedAcrossServers(t *testing.T) {
 	}
 	if counts[http.StatusUnauthorized] != 3 || counts[http.StatusTooManyRequests] != 17 {
 		t.Errorf("statuses %v, want 3 × 401 and 17 × 429", counts)
+	}
+}
+
+func TestBadInputGetsClearErrors(t *testing.T) {
+	f := newFixture(t, Config{})
+	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "")
+	c := newClient(t, f.srv.URL)
+	c.login(f.shop.Slug, "dana@example.com", testPassword)
+	path := fmt.Sprintf("/console/api/conversations/%d", conv.ID)
+	c.expect(http.StatusOK, "POST", path+"/claim", nil, nil)
+
+	cases := []struct {
+		name, method, path, body, want string
+		status                          int
+	}{
+		{"NUL in a reply", "POST", path + "/reply", `{"text":"hi\u0000there"}`, "NUL character", http.StatusBadRequest},
+		{"NUL in a login", "POST", "/console/api/login", `{"shop":"x\u0000","email":"a@example.com","password":"p"}`, "NUL character", http.StatusBadRequest},
+		{"trailing data", "POST", path + "/note", `{"text":"a"}{"text":"b"}`, "after the first JSON object", http.StatusBadRequest},
+		{"wrong type", "POST", path + "/note", `{"text":42}`, `field "text" cannot be a JSON number; send a string`, http.StatusBadRequest},
+		{"unknown route", "GET", "/console/api/nothing-here", "", "no console API at GET /console/api/nothing-here", http.StatusNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, f.srv.URL+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(CSRFHeader, c.csrf)
+			resp, err := c.http.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got apiError
+			_ = json.NewDecoder(resp.Body).Decode(&got)
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d (error %+v)", resp.StatusCode, tc.status, got.Error)
+			}
+			if !strings.Contains(got.Error.Message, tc.want) {
+				t.Errorf("message %q, want it to contain %q", got.Error.Message, tc.want)
+			}
+		})
+	}
+
+	// Nothing was stored by the rejected requests.
+	if n := len(f.eventsOf(t, conv.ID)); n != 2 {
+		t.Errorf("%d events after rejected requests, want the escalation and the claim only", n)
+	}
+	var notes int
+	if err := f.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM messages WHERE conversation_id = $1 AND visibility = 'internal'`, conv.ID).Scan(&notes); err != nil {
+		t.Fatal(err)
+	}
+	if notes != 0 {
+		t.Errorf("%d notes stored from rejected requests, want 0", notes)
+	}
+}
+
+func TestLoginLimitPerAddress(t *testing.T) {
+	f := newFixture(t, Config{LoginLimit: LoginLimit{AddressBurst: 4, AddressEvery: time.Hour}})
+	c := newClient(t, f.srv.URL)
+
+	// One password against four accounts uses up the address's bucket, so
+	// the fifth account is refused before any password check.
+	for i := range 4 {
+		guess := map[string]string{"shop": f.shop.Slug, "email": fmt.Sprintf("user%d@example.com", i), "password": "summer2026!"}
+		if resp, body := c.do("POST", "/console/api/login", guess); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: status %d, want 401; body %s", i+1, resp.StatusCode, body)
+		}
+	}
+	resp, body := c.do("POST", "/console/api/login", map[string]string{"shop": f.shop.Slug, "email": "dana@example.com", "password": testPassword})
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("fifth account from the same address: status %d, want 429; body %s", resp.StatusCode, body)
 	}
 }

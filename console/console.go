@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -30,11 +31,17 @@ import (
 // client IP address. The buckets live in the database, so every server
 // process on it shares them.
 type LoginLimit struct {
-	// Burst is the number of attempts allowed in a row. Defaults to 5.
+	// Burst is the number of attempts allowed in a row for one account
+	// from one address. Defaults to 5.
 	Burst int
 	// Every is the time in which one more attempt is earned. Defaults to
 	// 1 minute.
 	Every time.Duration
+	// AddressBurst and AddressEvery limit one address across every
+	// account, so that trying one password on many accounts is slow too.
+	// They default to 30 attempts and one more every 10 seconds.
+	AddressBurst int
+	AddressEvery time.Duration
 }
 
 // Config sets up a Console. DB is required; every other field has a
@@ -103,6 +110,12 @@ func New(cfg Config) *Console {
 	if cfg.LoginLimit.Every <= 0 {
 		cfg.LoginLimit.Every = time.Minute
 	}
+	if cfg.LoginLimit.AddressBurst <= 0 {
+		cfg.LoginLimit.AddressBurst = 30
+	}
+	if cfg.LoginLimit.AddressEvery <= 0 {
+		cfg.LoginLimit.AddressEvery = 10 * time.Second
+	}
 	if cfg.MaxTextRunes <= 0 {
 		cfg.MaxTextRunes = 4000
 	}
@@ -141,6 +154,9 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/api/operators", c.adminOnly(c.handleListOperators))
 	mux.HandleFunc("POST /console/api/operators", c.adminOnly(c.handleAddOperator))
 	mux.HandleFunc("DELETE /console/api/operators/{id}", c.adminOnly(c.handleDeleteOperator))
+	mux.HandleFunc("/console/api/", func(w http.ResponseWriter, r *http.Request) {
+		c.writeError(w, r, salesagent.Errorf(salesagent.ENOTFOUND, "no console API at %s %s: see the README's Operators section for the routes", r.Method, r.URL.Path))
+	})
 }
 
 // deliver queues msg on the conversation's channel, if that channel has a
@@ -197,12 +213,35 @@ func decodeBody(r *http.Request, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		var wrongType *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &tooLarge):
 			return salesagent.Errorf(salesagent.ETOOLARGE, "request body is over %d bytes: send a shorter text", maxBodyBytes)
+		case errors.As(err, &wrongType):
+			return &salesagent.Error{Code: salesagent.EINVALID, Err: err,
+				Message: fmt.Sprintf("invalid JSON body: field %q cannot be a JSON %s; send a %s", wrongType.Field, wrongType.Value, jsonKind(wrongType.Type.Kind().String()))}
 		}
-		return &salesagent.Error{Code: salesagent.EINVALID, Message: "invalid JSON body: " + err.Error(), Err: err}
+		return &salesagent.Error{Code: salesagent.EINVALID, Message: "invalid JSON body: " + strings.TrimPrefix(err.Error(), "json: "), Err: err}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return salesagent.Errorf(salesagent.EINVALID, "invalid JSON body: unexpected data after the first JSON object; send one object")
 	}
 	return nil
+}
+
+// jsonKind names a Go kind as the JSON type that decodes into it.
+func jsonKind(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "struct", "map":
+		return "object"
+	}
+	return "number"
 }
 
 // httpStatus maps an application error code to its HTTP status.

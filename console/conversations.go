@@ -18,6 +18,8 @@ import (
 const (
 	joinedNotice   = "%s joined the conversation"
 	handBackNotice = "The assistant is back"
+	resolvedNotice = "The shop's team closed this conversation. Write here any time to continue."
+	requeuedNotice = "Another person from the shop's team will reply here shortly."
 )
 
 // queueItem is one conversation of GET /console/api/queue.
@@ -228,12 +230,17 @@ func (c *Console) handleClaim(w http.ResponseWriter, r *http.Request, s *postgre
 		c.writeError(w, r, err)
 		return
 	}
-	conv.LastSeq = notice.Seq
 	view, err := c.viewConversation(r.Context(), conv)
 	if err != nil {
 		c.writeError(w, r, err)
 		return
 	}
+	if notice.Seq == 0 {
+		// The operator held it already: nothing changed.
+		writeJSON(w, http.StatusOK, map[string]any{"conversation": view, "message": nil})
+		return
+	}
+	view.LastSeq = notice.Seq
 	c.log.InfoContext(r.Context(), "operator claimed conversation", "shop_id", s.Operator.ShopID, "operator_id", s.Operator.ID, "conversation_id", id)
 	writeJSON(w, http.StatusOK, map[string]any{"conversation": view, "message": viewMessage(notice)})
 }
@@ -249,6 +256,9 @@ func (c *Console) readText(r *http.Request) (string, error) {
 		return "", err
 	}
 	text := strings.TrimSpace(req.Text)
+	if strings.ContainsRune(text, 0) {
+		return "", salesagent.Errorf(salesagent.EINVALID, "text contains a NUL character (\\u0000): remove it and send again")
+	}
 	if text == "" {
 		return "", salesagent.Errorf(salesagent.EINVALID, "missing text: send {\"text\": \"...\"} with the message")
 	}
@@ -310,12 +320,17 @@ func (c *Console) handleResolve(w http.ResponseWriter, r *http.Request, s *postg
 		c.writeError(w, r, err)
 		return
 	}
-	if err := c.db.ResolveConversation(r.Context(), s.Operator, id); err != nil {
+	notice, err := c.db.ResolveConversation(r.Context(), s.Operator, id, resolvedNotice, c.deliver)
+	if err != nil {
 		c.writeError(w, r, err)
 		return
 	}
 	c.log.InfoContext(r.Context(), "operator resolved conversation", "shop_id", s.Operator.ShopID, "operator_id", s.Operator.ID, "conversation_id", id)
-	writeJSON(w, http.StatusOK, map[string]any{"status": salesagent.StatusResolved})
+	body := map[string]any{"status": salesagent.StatusResolved, "message": nil}
+	if notice.Seq > 0 {
+		body["message"] = viewMessage(notice)
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // conversationID parses the {id} path value.

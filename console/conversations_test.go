@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/salesagent/salesagent"
@@ -209,8 +210,8 @@ func TestClaimReplyNoteHandBackResolve(t *testing.T) {
 	if !detail.Messages[4].Internal {
 		t.Error("detail does not mark the note as internal")
 	}
-	if len(detail.Events) != 1 || detail.Events[0].Type != salesagent.EventEscalated {
-		t.Errorf("events %+v, want the escalation", detail.Events)
+	if len(detail.Events) != 2 || detail.Events[0].Type != salesagent.EventEscalated || detail.Events[1].Type != salesagent.EventOperatorClaimed {
+		t.Errorf("events %+v, want the escalation and Dana's claim", detail.Events)
 	}
 
 	var handedBack struct {
@@ -230,8 +231,29 @@ func TestClaimReplyNoteHandBackResolve(t *testing.T) {
 	}
 
 	sam.expect(http.StatusOK, "POST", path+"/claim", nil, nil)
+	// Claiming again changes nothing and stores no second notice.
+	var again struct {
+		Message *salesagent.Message `json:"message"`
+	}
+	sam.expect(http.StatusOK, "POST", path+"/claim", nil, &again)
+	if again.Message != nil {
+		t.Errorf("second claim by the holder stored %+v, want no notice", again.Message)
+	}
 	dana.expect(http.StatusForbidden, "POST", path+"/resolve", nil, nil)
-	sam.expect(http.StatusOK, "POST", path+"/resolve", nil, nil)
+	var resolved struct {
+		Message *salesagent.Message `json:"message"`
+	}
+	sam.expect(http.StatusOK, "POST", path+"/resolve", nil, &resolved)
+	if resolved.Message == nil || resolved.Message.Role != salesagent.RoleSystem || resolved.Message.Internal {
+		t.Errorf("resolve notice %+v, want a public system message telling the shopper", resolved.Message)
+	}
+	sam.expect(http.StatusOK, "POST", path+"/resolve", nil, &resolved)
+	if resolved.Message != nil {
+		t.Errorf("resolving a resolved conversation stored %+v, want nothing", resolved.Message)
+	}
+	if got := strings.Join(f.eventsOf(t, conv.ID), ","); got != "escalated,operator_claimed,handed_back,operator_claimed,resolved" {
+		t.Errorf("events %s, want every handoff step recorded once", got)
+	}
 	stored, err = f.db.ConversationByID(ctx, f.shop.ID, conv.ID)
 	if err != nil {
 		t.Fatalf("load conversation: %v", err)
@@ -249,7 +271,7 @@ func TestResolvedConversationReopensForAgent(t *testing.T) {
 	if _, _, err := f.db.ClaimConversation(ctx, op, conv.ID, "Dana joined the conversation", nil); err != nil {
 		t.Fatalf("claim: %v", err)
 	}
-	if err := f.db.ResolveConversation(ctx, op, conv.ID); err != nil {
+	if _, err := f.db.ResolveConversation(ctx, op, conv.ID, "closed", nil); err != nil {
 		t.Fatalf("resolve: %v", err)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/postgres"
 )
 
@@ -24,9 +25,9 @@ const (
 	eventResync = "resync"
 )
 
-// heartbeatEvery is how often an idle event stream gets a comment line, so
-// that proxies do not close it.
-const heartbeatEvery = 25 * time.Second
+// heartbeatEvery is how often an event stream gets a comment line, so that
+// proxies do not close it, and checks that its session is still valid.
+var heartbeatEvery = 25 * time.Second
 
 // streamBuffer is the number of notifications a slow event stream may fall
 // behind before it gets a resync in their place.
@@ -161,6 +162,11 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request, s *postgr
 		case <-c.closing:
 			return
 		case <-heartbeat.C:
+			// A session ended by logout, expiry or the operator's removal
+			// ends the stream too; the browser's reconnection then gets 401.
+			if !c.sessionLive(r) {
+				return
+			}
 			_, err = fmt.Fprint(w, ": keep-alive\n\n")
 		case n := <-sub.ch:
 			err = c.writeNotification(w, sub, n)
@@ -172,6 +178,18 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request, s *postgr
 			return
 		}
 	}
+}
+
+// sessionLive reports whether the request's session still exists and has
+// not expired. A failed lookup counts as live, so a database hiccup does
+// not sign operators out.
+func (c *Console) sessionLive(r *http.Request) bool {
+	cookie, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return false
+	}
+	_, err = c.db.OperatorSessionByToken(r.Context(), hashToken(cookie.Value))
+	return salesagent.ErrorCode(err) != salesagent.ENOTFOUND
 }
 
 // writeNotification writes n as its event, or a resync in place of

@@ -103,6 +103,7 @@ func startSecond(t *testing.T, cfg Config) (*Console, string) {
 		t.Fatalf("open second pool: %v", err)
 	}
 	cfg.DB, cfg.Logger = db, slog.New(slog.DiscardHandler)
+	testAddressLimit(&cfg)
 	c := New(cfg)
 	mux := http.NewServeMux()
 	c.Register(mux)
@@ -261,5 +262,27 @@ func TestEventsResyncAfterListenerLoss(t *testing.T) {
 	})
 	if int64(ev.data["conversation_id"].(float64)) != conv.ID {
 		t.Errorf("hand-back event %v, want conversation %d", ev.data, conv.ID)
+	}
+}
+
+func TestEventStreamEndsWithSession(t *testing.T) {
+	saved := heartbeatEvery
+	heartbeatEvery = 100 * time.Millisecond
+	t.Cleanup(func() { heartbeatEvery = saved })
+
+	f := newFixture(t, Config{})
+	watcher := newClient(t, f.srv.URL)
+	watcher.login(f.shop.Slug, "dana@example.com", testPassword)
+	events := openEvents(t, watcher)
+	next(t, events, "first resync", func(ev sseEvent) bool { return ev.name == eventResync })
+
+	watcher.expect(http.StatusNoContent, "POST", "/console/api/logout", nil, nil)
+	select {
+	case _, ok := <-events:
+		for ok {
+			_, ok = <-events
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("event stream still open 5 s after its session ended")
 	}
 }

@@ -232,7 +232,7 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[HandoffArgs]) er
 }
 
 func (n *Notifier) payload(shop *salesagent.Shop, conv *salesagent.Conversation, args HandoffArgs, delivery string) handoffPayload {
-	url := strings.TrimRight(n.cfg.PublicURL, "/") + "/console/#conversation/" + strconv.FormatInt(conv.ID, 10)
+	url := strings.TrimRight(n.cfg.PublicURL, "/") + "/console/?shop=" + shop.Slug + "#conversation/" + strconv.FormatInt(conv.ID, 10)
 	reason := args.Reason
 	if reason == "" {
 		reason = "the shopper asked for a person"

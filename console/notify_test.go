@@ -158,7 +158,7 @@ func TestHandoffWebhookRetriesUntilDelivered(t *testing.T) {
 	if body.Type != EventEscalated || body.Conversation.ID != conv.ID || body.Shop.Slug != f.shop.Slug || body.Reason != "shopper asked for a person" {
 		t.Errorf("notification %+v, want type %s for conversation %d of shop %s with the escalation's reason", body, EventEscalated, conv.ID, f.shop.Slug)
 	}
-	if want := "https://chat.example.com/console/#conversation/" + strconv.FormatInt(conv.ID, 10); body.Conversation.URL != want {
+	if want := "https://chat.example.com/console/?shop=" + f.shop.Slug + "#conversation/" + strconv.FormatInt(conv.ID, 10); body.Conversation.URL != want {
 		t.Errorf("conversation URL %q, want %q", body.Conversation.URL, want)
 	}
 	if body.Text == "" {

@@ -93,7 +93,7 @@ func (c *Console) handleDeleteOperator(w http.ResponseWriter, r *http.Request, s
 		c.writeError(w, r, salesagent.Errorf(salesagent.EINVALID, "you cannot remove your own account: ask another admin"))
 		return
 	}
-	if err := c.db.DeleteOperator(r.Context(), s.Operator.ShopID, id); err != nil {
+	if err := c.db.DeleteOperator(r.Context(), s.Operator.ShopID, id, requeuedNotice, c.deliver); err != nil {
 		c.writeError(w, r, err)
 		return
 	}

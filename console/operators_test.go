@@ -58,6 +58,10 @@ func TestAdminManagesOperators(t *testing.T) {
 	// and Eli's session ends.
 	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "")
 	eli.expect(http.StatusOK, "POST", fmt.Sprintf("/console/api/conversations/%d/claim", conv.ID), nil, nil)
+	csrf := admin.csrf
+	admin.csrf = ""
+	admin.expect(http.StatusForbidden, "DELETE", fmt.Sprintf("/console/api/operators/%d", added.Operator.ID), nil, nil)
+	admin.csrf = csrf
 	admin.expect(http.StatusNoContent, "DELETE", fmt.Sprintf("/console/api/operators/%d", added.Operator.ID), nil, nil)
 	got, err := f.db.ConversationByID(context.Background(), f.shop.ID, conv.ID)
 	if err != nil {
@@ -65,6 +69,13 @@ func TestAdminManagesOperators(t *testing.T) {
 	}
 	if got.Status != salesagent.StatusEscalated || got.OwnerOperatorID != nil {
 		t.Errorf("removed operator's conversation has status %s and owner %v, want escalated with no owner", got.Status, got.OwnerOperatorID)
+	}
+	var notice string
+	if err := f.db.Pool.QueryRow(context.Background(), `SELECT body FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT 1`, conv.ID).Scan(&notice); err != nil {
+		t.Fatal(err)
+	}
+	if notice != requeuedNotice {
+		t.Errorf("last message after the removal %q, want the shopper told %q", notice, requeuedNotice)
 	}
 	eli.expect(http.StatusUnauthorized, "GET", "/console/api/queue", nil, nil)
 
@@ -78,7 +89,7 @@ func TestAdminManagesOperators(t *testing.T) {
 
 	// An admin cannot remove themselves, nor the last admin.
 	admin.expect(http.StatusBadRequest, "DELETE", fmt.Sprintf("/console/api/operators/%d", f.op.ID), nil, nil)
-	if err := f.db.DeleteOperator(context.Background(), f.shop.ID, f.op.ID); salesagent.ErrorCode(err) != salesagent.ECONFLICT {
+	if err := f.db.DeleteOperator(context.Background(), f.shop.ID, f.op.ID, "requeued", nil); salesagent.ErrorCode(err) != salesagent.ECONFLICT {
 		t.Errorf("removing the last admin: %v, want ECONFLICT", err)
 	}
 }
@@ -140,5 +151,41 @@ func TestClientIPBehindTrustedProxy(t *testing.T) {
 				t.Errorf("clientIP = %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestAdminTakesOverHeldConversation(t *testing.T) {
+	f := newFixture(t, Config{})
+	addOperator(t, f.db, f.shop, "eli@example.com", "Eli")
+	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "")
+	eli := newClient(t, f.srv.URL)
+	eli.login(f.shop.Slug, "eli@example.com", testPassword)
+	path := fmt.Sprintf("/console/api/conversations/%d", conv.ID)
+	eli.expect(http.StatusOK, "POST", path+"/claim", nil, nil)
+
+	makeAdmin(t, f.db, f.op)
+	dana := newClient(t, f.srv.URL)
+	dana.login(f.shop.Slug, "dana@example.com", testPassword)
+	var claimed struct {
+		Conversation conversationView    `json:"conversation"`
+		Message      *salesagent.Message `json:"message"`
+	}
+	dana.expect(http.StatusOK, "POST", path+"/claim", nil, &claimed)
+	if claimed.Conversation.Owner == nil || claimed.Conversation.Owner.ID != f.op.ID {
+		t.Errorf("after the admin's claim the owner is %+v, want Dana", claimed.Conversation.Owner)
+	}
+	if claimed.Message == nil || claimed.Message.Body != "Dana joined the conversation" {
+		t.Errorf("take-over notice %+v, want \"Dana joined the conversation\"", claimed.Message)
+	}
+
+	// Eli no longer holds it, so Eli's reply is refused and Dana's goes in.
+	var refused apiError
+	eli.expect(http.StatusForbidden, "POST", path+"/reply", map[string]string{"text": "still here"}, &refused)
+	if !strings.Contains(refused.Error.Message, "only they can reply") {
+		t.Errorf("reply by the former holder: %q, want it to say only the holder can reply", refused.Error.Message)
+	}
+	dana.expect(http.StatusCreated, "POST", path+"/reply", map[string]string{"text": "Dana here, I'll help."}, nil)
+	if got := f.eventsOf(t, conv.ID); strings.Join(got, ",") != "escalated,operator_claimed,operator_claimed" {
+		t.Errorf("events %v, want both claims recorded", got)
 	}
 }

@@ -52,6 +52,12 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 
 	cfg.DB = db
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	testAddressLimit(&cfg)
+	// Buckets persist in the database, and every test logs in from
+	// 127.0.0.1, so each test starts with full ones.
+	if _, err := db.Pool.Exec(ctx, `DELETE FROM rate_limits`); err != nil {
+		t.Fatalf("empty rate limits: %v", err)
+	}
 	mux := http.NewServeMux()
 	New(cfg).Register(mux)
 	srv := httptest.NewServer(mux)
@@ -188,4 +194,27 @@ type apiError struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
+}
+
+// eventsOf returns the types of the conversation's events, oldest first.
+func (f *fixture) eventsOf(t *testing.T, convID int64) []string {
+	t.Helper()
+	events, err := f.db.ConversationEvents(context.Background(), f.shop.ID, convID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := make([]string, 0, len(events))
+	for _, e := range events {
+		types = append(types, e.Type)
+	}
+	return types
+}
+
+// testAddressLimit raises the per-address login limit, which the whole
+// package's tests share since they all log in from 127.0.0.1, unless the
+// test set it.
+func testAddressLimit(cfg *Config) {
+	if cfg.LoginLimit.AddressBurst == 0 {
+		cfg.LoginLimit.AddressBurst = 100000
+	}
 }

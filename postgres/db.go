@@ -89,6 +89,9 @@ func translate(err error, what string) error {
 			return &salesagent.Error{Code: salesagent.ECONFLICT, Message: what + " already exists", Err: err}
 		case "23503", "23514", "22P02":
 			return &salesagent.Error{Code: salesagent.EINVALID, Message: "invalid " + what, Err: err}
+		case "22021":
+			// PostgreSQL text cannot hold NUL characters.
+			return &salesagent.Error{Code: salesagent.EINVALID, Message: "invalid " + what + ": it contains a NUL character; remove it and send again", Err: err}
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)

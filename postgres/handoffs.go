@@ -61,21 +61,41 @@ func (f AfterStore) run(ctx context.Context, tx pgx.Tx, conv *salesagent.Convers
 
 // ClaimConversation gives the conversation to the operator and stores
 // notice, a public system message, in the same transaction. Only one
-// operator holds a conversation: claiming one that an operator holds
-// already is an ECONFLICT error. The returned conversation's LastSeq is the
-// last seq before notice, so every agent message has a seq up to it.
+// operator holds a conversation. Claiming one that another operator holds
+// is an ECONFLICT error, except for a shop admin, who takes it over.
+// Claiming one that op holds already changes nothing and returns a zero
+// Message. The returned conversation's LastSeq is the last seq before
+// notice, so every agent message has a seq up to it.
 func (db *DB) ClaimConversation(ctx context.Context, op *Operator, id int64, notice string, after AfterStore) (*salesagent.Conversation, salesagent.Message, error) {
 	var conv *salesagent.Conversation
 	var stored salesagent.Message
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		conv, err = scanConversation(tx.QueryRow(ctx, `UPDATE conversations SET status = 'operator', owner_operator_id = $3, updated_at = now()
-			WHERE shop_id = $1 AND id = $2 AND status <> 'operator' RETURNING `+conversationColumns, op.ShopID, id, op.ID))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return heldError(ctx, tx, op.ShopID, id)
-		}
+		conv, err = lockConversation(ctx, tx, op.ShopID, id)
 		if err != nil {
-			return translate(err, fmt.Sprintf("conversation %d", id))
+			return err
+		}
+		var from *int64
+		if conv.Status == salesagent.StatusOperator && conv.OwnerOperatorID != nil {
+			switch {
+			case *conv.OwnerOperatorID == op.ID:
+				return nil
+			case op.Role != OperatorRoleAdmin:
+				return heldError(ctx, tx, op.ShopID, id)
+			}
+			from = conv.OwnerOperatorID
+		}
+		if _, err := tx.Exec(ctx, `UPDATE conversations SET status = 'operator', owner_operator_id = $3, updated_at = now()
+			WHERE shop_id = $1 AND id = $2`, op.ShopID, id, op.ID); err != nil {
+			return fmt.Errorf("set owner: %w", err)
+		}
+		conv.Status, conv.OwnerOperatorID = salesagent.StatusOperator, &op.ID
+		data := map[string]any{"operator_id": op.ID}
+		if from != nil {
+			data["from_operator_id"] = *from
+		}
+		if err := recordHandoff(ctx, tx, conv, salesagent.EventOperatorClaimed, data); err != nil {
+			return err
 		}
 		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
 			ConversationID: id, Role: salesagent.RoleSystem, Body: notice, OperatorID: op.ID,
@@ -89,6 +109,28 @@ func (db *DB) ClaimConversation(ctx context.Context, op *Operator, id int64, not
 		return nil, salesagent.Message{}, fmt.Errorf("claim conversation %d: %w", id, err)
 	}
 	return conv, stored, nil
+}
+
+// lockConversation reads the conversation and locks its row until tx ends.
+func lockConversation(ctx context.Context, tx pgx.Tx, shopID, id int64) (*salesagent.Conversation, error) {
+	conv, err := scanConversation(tx.QueryRow(ctx, `SELECT `+conversationColumns+` FROM conversations
+		WHERE shop_id = $1 AND id = $2 FOR UPDATE`, shopID, id))
+	if err != nil {
+		return nil, translate(err, fmt.Sprintf("conversation %d", id))
+	}
+	return conv, nil
+}
+
+// recordHandoff appends an event of a handoff step to the conversation's
+// outcomes, for the record of who did what.
+func recordHandoff(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversation, eventType string, data map[string]any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", eventType, err)
+	}
+	return InsertEvents(ctx, tx, conv.ShopID, conv.CustomerID, []salesagent.Event{{
+		ShopID: conv.ShopID, ConversationID: &conv.ID, Type: eventType, Data: raw,
+	}})
 }
 
 // heldError explains why a claim changed no row: the conversation is
@@ -106,20 +148,25 @@ func heldError(ctx context.Context, q Querier, shopID, id int64) error {
 
 // lockHeld locks the conversation row and checks that op holds it. With
 // adminMay, a shop admin passes too, as when releasing a conversation that
-// an operator left behind.
-func lockHeld(ctx context.Context, tx pgx.Tx, op *Operator, id int64, adminMay bool) (*salesagent.Conversation, error) {
-	conv, err := scanConversation(tx.QueryRow(ctx, `SELECT `+conversationColumns+` FROM conversations
-		WHERE shop_id = $1 AND id = $2 FOR UPDATE`, op.ShopID, id))
+// an operator left behind. action names what op tried, for the error.
+func lockHeld(ctx context.Context, tx pgx.Tx, op *Operator, id int64, adminMay bool, action string) (*salesagent.Conversation, error) {
+	conv, err := lockConversation(ctx, tx, op.ShopID, id)
 	if err != nil {
-		return nil, translate(err, fmt.Sprintf("conversation %d", id))
+		return nil, err
 	}
 	if conv.Status != salesagent.StatusOperator || conv.OwnerOperatorID == nil {
-		return nil, salesagent.Errorf(salesagent.ECONFLICT, "conversation %d is not held by an operator: claim it first", id)
+		return nil, salesagent.Errorf(salesagent.ECONFLICT, "conversation %d is not held by an operator: take it over first", id)
 	}
-	if *conv.OwnerOperatorID != op.ID && !(adminMay && op.Role == OperatorRoleAdmin) {
-		return nil, salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator; only they or a shop admin can hand it back", id)
+	if *conv.OwnerOperatorID == op.ID || (adminMay && op.Role == OperatorRoleAdmin) {
+		return conv, nil
 	}
-	return conv, nil
+	if adminMay {
+		return nil, salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator: only they or a shop admin can %s it", id, action)
+	}
+	if op.Role == OperatorRoleAdmin {
+		return nil, salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator: take it over first to %s", id, action)
+	}
+	return nil, salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator: only they can %s", id, action)
 }
 
 // HandBackConversation returns a conversation that op holds to the agent
@@ -127,13 +174,16 @@ func lockHeld(ctx context.Context, tx pgx.Tx, op *Operator, id int64, adminMay b
 func (db *DB) HandBackConversation(ctx context.Context, op *Operator, id int64, notice string, after AfterStore) (salesagent.Message, error) {
 	var stored salesagent.Message
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
-		conv, err := lockHeld(ctx, tx, op, id, true)
+		conv, err := lockHeld(ctx, tx, op, id, true, "hand back")
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE conversations SET status = 'open', owner_operator_id = NULL, updated_at = now()
 			WHERE shop_id = $1 AND id = $2`, op.ShopID, id); err != nil {
 			return fmt.Errorf("set status: %w", err)
+		}
+		if err := recordHandoff(ctx, tx, conv, salesagent.EventHandedBack, map[string]any{"operator_id": op.ID}); err != nil {
+			return err
 		}
 		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
 			ConversationID: id, Role: salesagent.RoleSystem, Body: notice, OperatorID: op.ID,
@@ -149,28 +199,43 @@ func (db *DB) HandBackConversation(ctx context.Context, op *Operator, id int64, 
 	return stored, nil
 }
 
-// ResolveConversation closes the conversation (status resolved, no owner).
-// A conversation that an operator holds can be resolved by that operator
-// or a shop admin; any operator of the shop may resolve one that nobody
-// holds.
-func (db *DB) ResolveConversation(ctx context.Context, op *Operator, id int64) error {
+// ResolveConversation closes the conversation (status resolved, no owner)
+// and stores notice, a public system message, unless it was resolved
+// already. A conversation that an operator holds can be resolved by that
+// operator or a shop admin; any operator of the shop may resolve one that
+// nobody holds. It returns the stored notice, or a zero Message.
+func (db *DB) ResolveConversation(ctx context.Context, op *Operator, id int64, notice string, after AfterStore) (salesagent.Message, error) {
+	var stored salesagent.Message
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
-		conv, err := scanConversation(tx.QueryRow(ctx, `SELECT `+conversationColumns+` FROM conversations
-			WHERE shop_id = $1 AND id = $2 FOR UPDATE`, op.ShopID, id))
+		conv, err := lockConversation(ctx, tx, op.ShopID, id)
 		if err != nil {
-			return translate(err, fmt.Sprintf("conversation %d", id))
+			return err
+		}
+		if conv.Status == salesagent.StatusResolved {
+			return nil
 		}
 		if conv.Status == salesagent.StatusOperator && conv.OwnerOperatorID != nil && *conv.OwnerOperatorID != op.ID && op.Role != OperatorRoleAdmin {
-			return salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator; only they or a shop admin can resolve it", id)
+			return salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator: only they or a shop admin can resolve it", id)
 		}
-		_, err = tx.Exec(ctx, `UPDATE conversations SET status = 'resolved', owner_operator_id = NULL, updated_at = now()
-			WHERE shop_id = $1 AND id = $2`, op.ShopID, id)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE conversations SET status = 'resolved', owner_operator_id = NULL, updated_at = now()
+			WHERE shop_id = $1 AND id = $2`, op.ShopID, id); err != nil {
+			return fmt.Errorf("set status: %w", err)
+		}
+		if err := recordHandoff(ctx, tx, conv, salesagent.EventResolved, map[string]any{"operator_id": op.ID, "from_status": conv.Status}); err != nil {
+			return err
+		}
+		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
+			ConversationID: id, Role: salesagent.RoleSystem, Body: notice, OperatorID: op.ID,
+		})
+		if err != nil {
+			return err
+		}
+		return after.run(ctx, tx, conv, stored)
 	})
 	if err != nil {
-		return fmt.Errorf("resolve conversation %d: %w", id, err)
+		return salesagent.Message{}, fmt.Errorf("resolve conversation %d: %w", id, err)
 	}
-	return nil
+	return stored, nil
 }
 
 // AppendOperatorReply stores a public operator message in a conversation
@@ -179,7 +244,7 @@ func (db *DB) ResolveConversation(ctx context.Context, op *Operator, id int64) e
 func (db *DB) AppendOperatorReply(ctx context.Context, op *Operator, id int64, body string, after AfterStore) (salesagent.Message, error) {
 	var stored salesagent.Message
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
-		conv, err := lockHeld(ctx, tx, op, id, false)
+		conv, err := lockHeld(ctx, tx, op, id, false, "reply")
 		if err != nil {
 			return err
 		}

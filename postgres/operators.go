@@ -98,11 +98,11 @@ func (db *DB) ListOperators(ctx context.Context, shopID int64) ([]*Operator, err
 
 // DeleteOperator removes one of the shop's operators with their sessions.
 // Conversations they held go back to the queue (status escalated), since
-// nobody would answer them otherwise. Removing the shop's last admin is an
-// ECONFLICT error.
-func (db *DB) DeleteOperator(ctx context.Context, shopID, id int64) error {
+// nobody would answer them otherwise: each gets notice, a public system
+// message run through after, and the escalation hook. Removing the shop's
+// last admin is an ECONFLICT error.
+func (db *DB) DeleteOperator(ctx context.Context, shopID, id int64, notice string, after AfterStore) error {
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
-		var role string
 		// Locking the shop's admins serialises concurrent removals.
 		rows, err := tx.Query(ctx, `SELECT o.role FROM operators o WHERE o.shop_id = $1 AND o.role = 'admin' FOR UPDATE`, shopID)
 		if err != nil {
@@ -112,15 +112,27 @@ func (db *DB) DeleteOperator(ctx context.Context, shopID, id int64) error {
 		if err != nil {
 			return fmt.Errorf("lock admins: %w", err)
 		}
+		var role string
 		if err := tx.QueryRow(ctx, `SELECT o.role FROM operators o WHERE o.shop_id = $1 AND o.id = $2`, shopID, id).Scan(&role); err != nil {
 			return translate(err, fmt.Sprintf("operator %d", id))
 		}
 		if role == OperatorRoleAdmin && len(admins) <= 1 {
-			return salesagent.Errorf(salesagent.ECONFLICT, "operator %d is the shop's last admin: make another operator admin first", id)
+			return salesagent.Errorf(salesagent.ECONFLICT, "operator %d is the shop's last admin: add another admin first", id)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE conversations SET status = 'escalated', owner_operator_id = NULL, updated_at = now()
-			WHERE shop_id = $1 AND owner_operator_id = $2 AND status = 'operator'`, shopID, id); err != nil {
+
+		rows, err = tx.Query(ctx, `UPDATE conversations SET status = 'escalated', owner_operator_id = NULL, updated_at = now()
+			WHERE shop_id = $1 AND owner_operator_id = $2 AND status = 'operator' RETURNING `+conversationColumns, shopID, id)
+		if err != nil {
 			return fmt.Errorf("requeue held conversations: %w", err)
+		}
+		held, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*salesagent.Conversation, error) { return scanConversation(row) })
+		if err != nil {
+			return fmt.Errorf("requeue held conversations: %w", err)
+		}
+		for _, conv := range held {
+			if err := db.requeue(ctx, tx, conv, notice, after); err != nil {
+				return err
+			}
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM operators WHERE shop_id = $1 AND id = $2`, shopID, id)
 		return err
@@ -129,6 +141,24 @@ func (db *DB) DeleteOperator(ctx context.Context, shopID, id int64) error {
 		return fmt.Errorf("delete operator %d: %w", id, err)
 	}
 	return nil
+}
+
+// requeue tells the shopper of a conversation put back in the queue, and
+// runs the escalation hook for it.
+func (db *DB) requeue(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversation, notice string, after AfterStore) error {
+	stored, _, err := appendMessage(ctx, tx, conv.ShopID, salesagent.Message{
+		ConversationID: conv.ID, Role: salesagent.RoleSystem, Body: notice,
+	})
+	if err != nil {
+		return err
+	}
+	if err := after.run(ctx, tx, conv, stored); err != nil {
+		return err
+	}
+	if db.OnEscalate == nil {
+		return nil
+	}
+	return db.OnEscalate(ctx, tx, Escalation{ShopID: conv.ShopID, ConversationID: conv.ID, Reason: "the operator who held it was removed"})
 }
 
 // CreateOperatorSession stores a session under the SHA-256 of its token.

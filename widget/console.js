@@ -107,7 +107,9 @@
     });
     source.addEventListener("message", function (e) {
       var data = JSON.parse(e.data);
-      refreshQueueSoon();
+      // Every turn of every chat is announced; only the queue's own
+      // conversations change what the queue shows.
+      if (queued[data.conversation_id]) { refreshQueueSoon(); }
       if (data.conversation_id === state.current && (!state.detail || data.seq > lastSeq())) {
         loadConversation(state.current);
       }
@@ -117,13 +119,24 @@
       refreshQueueSoon();
       if (data.conversation_id === state.current) { loadConversation(state.current); }
     });
+    source.addEventListener("open", function () { retryDelay = 1000; });
     source.onerror = function () {
       setLive("Reconnecting…", false);
-      if (source.readyState === EventSource.CLOSED) {
-        // The browser gave up, as on a 401: check the session.
-        request("GET", "/me").then(function () { setTimeout(listen, 2000); }).catch(function () {});
-      }
+      if (source.readyState !== EventSource.CLOSED) { return; }
+      // The browser gave up, as on a 401 or a proxy's 502. A 401 shows the
+      // sign-in form (request does that); anything else retries, later
+      // each time.
+      var delay = retryDelay;
+      retryDelay = Math.min(retryDelay * 2, 30000);
+      request("GET", "/me").then(function () { retry(delay); }, function () {
+        if (state.me) { retry(delay); }
+      });
     };
+  }
+
+  var retryDelay = 1000;
+  function retry(delay) {
+    setTimeout(function () { if (state.me && state.events && state.events.readyState === EventSource.CLOSED) { listen(); } }, delay);
   }
 
   function setLive(text, ok) {
@@ -147,7 +160,17 @@
     });
   }
 
-  function renderQueue(data) {
+  var queued = {};
+  var lastQueue = { conversations: [] };
+  var loadedAt = Date.now();
+
+  // Waiting times count on between loads.
+  setInterval(function () { if (state.me) { renderQueue(lastQueue, true); } }, 15000);
+
+  function renderQueue(data, tick) {
+    if (!tick) { lastQueue = data; loadedAt = Date.now(); }
+    var elapsed = Math.floor((Date.now() - loadedAt) / 1000);
+    queued = {};
     var list = $("queue-list");
     clear(list);
     var items = data.conversations || [];
@@ -157,16 +180,17 @@
     $("queue-empty").hidden = items.length > 0;
     $("queue-empty").textContent = "Nobody is waiting for a person.";
     items.forEach(function (item) {
+      queued[item.id] = true;
       var li = el("li", "queue-item" + (item.id === state.current ? " current" : ""));
       li.dataset.conversation = item.id;
       var link = el("a");
       link.href = "#conversation/" + item.id;
       var shopper = (item.customer && item.customer.name) || "Shopper";
-      link.appendChild(el("strong", null, shopper));
+      link.appendChild(el("strong", null, shopper + " · #" + item.id));
       link.appendChild(el("span", "channel", item.channel));
       var waitText = item.status === "operator"
         ? "with " + (item.owner ? item.owner.name : "an operator")
-        : "waiting " + waiting(item.waiting_seconds);
+        : "waiting " + waiting(item.waiting_seconds + elapsed);
       link.appendChild(el("span", "wait " + item.status, waitText));
       if (item.reason) { link.appendChild(el("span", "reason", item.reason)); }
       if (item.summary) { link.appendChild(el("span", "summary", item.summary)); }
@@ -182,9 +206,13 @@
     var m = /^#conversation\/(\d+)$/.exec(location.hash);
     state.current = m ? Number(m[1]) : 0;
     state.detail = null;
-    $("conversation-view").hidden = !state.current;
-    $("conversation-empty").hidden = !!state.current;
-    $("context").hidden = !state.current;
+    // Nothing of the previous conversation stays on screen, so no action
+    // can go to a conversation other than the one shown.
+    $("conversation-view").hidden = true;
+    $("context").hidden = true;
+    $("conversation-empty").hidden = false;
+    $("conversation-empty").textContent = state.current ? "Loading conversation #" + state.current + "…" : "Choose a conversation from the queue.";
+    $("action-error").textContent = "";
     document.querySelectorAll(".queue-item").forEach(function (li) {
       li.classList.toggle("current", Number(li.dataset.conversation) === state.current);
     });
@@ -205,7 +233,8 @@
     request("GET", "/conversations/" + id).then(function (detail) {
       if (id === state.current) { renderConversation(detail); }
     }).catch(function (err) {
-      if (id === state.current) { $("action-error").textContent = err.message; }
+      if (id === state.current && !state.detail) { $("conversation-empty").textContent = err.message; }
+      else if (id === state.current) { $("action-error").textContent = err.message; }
     }).then(function () {
       var again = loading[id] === "again";
       delete loading[id];
@@ -217,6 +246,9 @@
 
   function renderConversation(detail) {
     state.detail = detail;
+    $("conversation-empty").hidden = true;
+    $("conversation-view").hidden = false;
+    $("context").hidden = false;
     var conv = detail.conversation;
     var shopper = (detail.customer && detail.customer.name) || "Shopper";
     $("conversation-title").textContent = shopper + " · " + conv.channel + " · #" + conv.id;
@@ -233,7 +265,6 @@
     $("resolve").hidden = conv.status === "resolved" || (conv.status === "operator" && !mine && !admin);
     $("send-reply").disabled = !mine;
     $("send-reply").title = mine ? "" : "Take the conversation over to reply";
-    $("action-error").textContent = "";
 
     var list = $("messages");
     var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
@@ -297,9 +328,17 @@
     var events = $("events");
     clear(events);
     (detail.events || []).forEach(function (e) {
-      events.appendChild(el("li", null, e.type.replace(/_/g, " ") + " · " + new Date(e.created_at).toLocaleTimeString()));
+      events.appendChild(el("li", null, eventText(e) + " · " + new Date(e.created_at).toLocaleTimeString()));
     });
     if (!(detail.events || []).length) { events.appendChild(el("li", "muted", "None yet")); }
+  }
+
+  // eventText names an outcome with its detail, such as the need or tool.
+  function eventText(e) {
+    var d = e.data || {};
+    var text = e.type.replace(/_/g, " ");
+    var detail = d.need || d.tool || d.reason || "";
+    return detail ? text + ": " + detail : text;
   }
 
   function act(path, body) {
@@ -327,7 +366,7 @@
   $("composer").addEventListener("submit", function (e) { e.preventDefault(); send("/reply"); });
   $("add-note").addEventListener("click", function () { send("/note"); });
   $("composer-text").addEventListener("keydown", function (e) {
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send("/reply"); }
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !$("send-reply").disabled) { e.preventDefault(); send("/reply"); }
   });
 
   // --- Operators (admins) ---
@@ -343,6 +382,7 @@
           remove.type = "button";
           remove.addEventListener("click", function () {
             if (!confirm("Remove " + op.name + "? Conversations they hold go back to the queue.")) { return; }
+            $("operator-error").textContent = "";
             request("DELETE", "/operators/" + op.id).then(loadOperators).catch(function (err) {
               $("operator-error").textContent = err.message;
             });

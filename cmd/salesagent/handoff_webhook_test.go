@@ -73,7 +73,7 @@ func TestHandoffWebhookThroughServe(t *testing.T) {
 			t.Fatalf("decode notification %s: %v", d.body, err)
 		}
 		if body.Type != console.EventEscalated || body.Shop.Slug != "shop-hook" || body.Conversation.Channel != "web" ||
-			!strings.HasPrefix(body.Conversation.URL, server+"/console/#conversation/") {
+			!strings.HasPrefix(body.Conversation.URL, server+"/console/?shop=shop-hook#conversation/") {
 			t.Errorf("notification %s, want an escalation of shop-hook's web conversation linking to %s/console/", d.body, server)
 		}
 	case <-ctx.Done():

@@ -223,6 +223,9 @@ func applyWhatsApp(fs *flag.FlagSet, shop *salesagent.Shop, phone, template, lan
 func applyHandoffWebhook(fs *flag.FlagSet, shop *salesagent.Shop, rawURL, secretEnv string, off bool, changed *bool) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if off && (given["handoff-webhook-url"] || given["handoff-webhook-secret-env"]) {
+		return usageError{"conflicting flags: --handoff-webhook-disable removes the webhook, so drop --handoff-webhook-url and --handoff-webhook-secret-env"}
+	}
 	if given["handoff-webhook-disable"] && off {
 		shop.Settings.HandoffWebhook = nil
 		*changed = true
