@@ -266,7 +266,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 
 	cases := []struct {
 		name, method, path, body, want string
-		status                          int
+		status                         int
 	}{
 		{"NUL in a reply", "POST", path + "/reply", `{"text":"hi\u0000there"}`, "NUL character", http.StatusBadRequest},
 		{"NUL in a login", "POST", "/console/api/login", `{"shop":"x\u0000","email":"a@example.com","password":"p"}`, "NUL character", http.StatusBadRequest},
