@@ -117,7 +117,7 @@ func (db *DB) DeleteOperator(ctx context.Context, shopID, id int64, notice strin
 			return translate(err, fmt.Sprintf("operator %d", id))
 		}
 		if role == OperatorRoleAdmin && len(admins) <= 1 {
-			return salesagent.Errorf(salesagent.ECONFLICT, "operator %d is the shop's last admin: add another admin first", id)
+			return salesagent.Errorf(salesagent.ECONFLICT, "operator %d is the shop's last admin: make another operator admin first (salesagent operator set --role admin)", id)
 		}
 
 		rows, err = tx.Query(ctx, `UPDATE conversations SET status = 'escalated', owner_operator_id = NULL, updated_at = now()
@@ -159,6 +159,52 @@ func (db *DB) requeue(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversat
 		return nil
 	}
 	return db.OnEscalate(ctx, tx, Escalation{ShopID: conv.ShopID, ConversationID: conv.ID, Reason: "the operator who held it was removed"})
+}
+
+// OperatorChange is what UpdateOperator changes; nil fields stay.
+type OperatorChange struct {
+	Role         *string
+	PasswordHash *string
+}
+
+// UpdateOperator changes the role or password of the shop's operator with
+// the email. A new password ends the operator's sessions. Making the shop's
+// last admin an operator is an ECONFLICT error.
+func (db *DB) UpdateOperator(ctx context.Context, shopID int64, email string, change OperatorChange) (*Operator, error) {
+	var op *Operator
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT o.id FROM operators o WHERE o.shop_id = $1 AND o.role = 'admin' FOR UPDATE`, shopID)
+		if err != nil {
+			return fmt.Errorf("lock admins: %w", err)
+		}
+		admins, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("lock admins: %w", err)
+		}
+		op, err = scanOperator(tx.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators o
+			WHERE o.shop_id = $1 AND lower(o.email) = lower($2) FOR UPDATE`, shopID, strings.TrimSpace(email)))
+		if err != nil {
+			return translate(err, fmt.Sprintf("operator %s", email))
+		}
+		if change.Role != nil && *change.Role != OperatorRoleAdmin && op.Role == OperatorRoleAdmin && len(admins) <= 1 {
+			return salesagent.Errorf(salesagent.ECONFLICT, "operator %s is the shop's last admin: make another operator admin first", email)
+		}
+		if change.Role != nil {
+			op.Role = *change.Role
+		}
+		if change.PasswordHash != nil {
+			op.PasswordHash = *change.PasswordHash
+			if _, err := tx.Exec(ctx, `DELETE FROM operator_sessions WHERE operator_id = $1`, op.ID); err != nil {
+				return fmt.Errorf("end sessions: %w", err)
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE operators SET role = $2, password_hash = $3, updated_at = now() WHERE id = $1`, op.ID, op.Role, op.PasswordHash)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update operator %s: %w", email, err)
+	}
+	return op, nil
 }
 
 // CreateOperatorSession stores a session under the SHA-256 of its token.

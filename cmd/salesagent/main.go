@@ -35,7 +35,7 @@ Usage:
   salesagent eval retrieval FILE...             score search on judged product-search files
   salesagent bench    load|sockets|webhooks     measure latency, idle connections and webhook acks on 127.0.0.1
   salesagent embedder --shop SLUG [--use NAME]  show or switch a shop's embedder
-  salesagent operator add --shop SLUG --email E --name N  add a console operator
+  salesagent operator add|set --shop SLUG --email E ...  add or change a console operator
 
 Run "salesagent COMMAND -h" for a command's flags.
 Every command reads SALESAGENT_DATABASE_URL (or --database-url).

@@ -15,18 +15,25 @@ import (
 	"github.com/salesagent/salesagent/postgres"
 )
 
-const operatorUsage = `Usage: salesagent operator add --shop SLUG --email EMAIL --name NAME [--role admin|operator] [--password-env VAR]
+const operatorUsage = `Usage:
+  salesagent operator add --shop SLUG --email EMAIL --name NAME [--role admin|operator] [--password-env VAR]
+  salesagent operator set --shop SLUG --email EMAIL [--role admin|operator] [--password | --password-env VAR]
 
-Without --password-env, the password is read from the first line of standard input.
+add creates an operator; set changes an operator's role or password (a new
+password signs them out everywhere). Without --password-env, a password is
+read from the first line of standard input.
 `
 
 func runOperator(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "set" {
+		return runOperatorSet(ctx, args[1:], stdin, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprint(stderr, operatorUsage)
 		if len(args) == 0 {
-			return usageError{"missing operator subcommand: use salesagent operator add"}
+			return usageError{"missing operator subcommand: use salesagent operator add or set"}
 		}
-		return usageError{fmt.Sprintf("unknown operator subcommand %q: use salesagent operator add", args[0])}
+		return usageError{fmt.Sprintf("unknown operator subcommand %q: use salesagent operator add or set", args[0])}
 	}
 
 	var cfg Config
@@ -80,6 +87,81 @@ func runOperator(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 	fmt.Fprintf(stdout, "added %s %s <%s> to shop %s (operator id %d)\n", op.Role, op.Name, op.Email, shop.Slug, op.ID)
+	return nil
+}
+
+// runOperatorSet changes an existing operator's role or password.
+func runOperatorSet(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var cfg Config
+	var slug, email, role, passwordEnv string
+	var newPassword bool
+	fs := flag.NewFlagSet("operator set", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addCommonFlags(fs, &cfg)
+	fs.StringVar(&slug, "shop", "", "slug of the operator's shop (required)")
+	fs.StringVar(&email, "email", "", "email the operator logs in with (required)")
+	fs.StringVar(&role, "role", "", "new role: admin or operator")
+	fs.BoolVar(&newPassword, "password", false, "set a new password, read from the first line of standard input")
+	fs.StringVar(&passwordEnv, "password-env", "", "set a new password, read from this environment variable")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, operatorUsage)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageError{fmt.Sprintf("unexpected argument %q: operator set takes only flags", fs.Arg(0))}
+	case slug == "" || email == "":
+		return usageError{"missing --shop or --email: name the operator to change, as in --shop demo --email dana@example.com"}
+	case role != "" && role != postgres.OperatorRoleAdmin && role != postgres.OperatorRoleOperator:
+		return usageError{fmt.Sprintf("invalid --role %q: use admin or operator", role)}
+	case role == "" && !newPassword && passwordEnv == "":
+		return usageError{"nothing to change: give --role, --password or --password-env"}
+	}
+
+	var change postgres.OperatorChange
+	if role != "" {
+		change.Role = &role
+	}
+	if newPassword || passwordEnv != "" {
+		password, err := readOperatorPassword(passwordEnv, stdin, stderr)
+		if err != nil {
+			return err
+		}
+		hash, err := console.HashPassword(password)
+		if err != nil {
+			return usageError{salesagent.ErrorMessage(err)}
+		}
+		change.PasswordHash = &hash
+	}
+
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	db, err := openMigrated(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	shop, err := loadShop(ctx, db, slug)
+	if err != nil {
+		return err
+	}
+	op, err := db.UpdateOperator(ctx, shop.ID, email, change)
+	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
+		return fmt.Errorf("no operator %s in shop %q: check the email, or add one with salesagent operator add", email, slug)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "updated %s %s <%s> in shop %s", op.Role, op.Name, op.Email, shop.Slug)
+	if change.PasswordHash != nil {
+		fmt.Fprint(stdout, "; new password set and old sessions ended")
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }
 

@@ -96,3 +96,48 @@ func TestOperatorAddRejectsBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestOperatorSetChangesRoleAndPassword(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.DB(t)
+	shop, _, err := db.EnsureShop(ctx, "operator-set", "Operator Set Shop")
+	if err != nil {
+		t.Fatalf("create shop: %v", err)
+	}
+	t.Setenv("TEST_OPERATOR_PASSWORD", "a long enough secret")
+	t.Setenv("TEST_NEW_PASSWORD", "another long secret")
+	base := []string{"--database-url", pgtest.URL(t), "--log-level", "warn", "--shop", shop.Slug}
+	if _, stderr, err := runCommand(t, append([]string{"operator", "add", "--email", "ana@example.com", "--name", "Ana", "--role", "admin", "--password-env", "TEST_OPERATOR_PASSWORD"}, base...)...); err != nil {
+		t.Fatalf("operator add: %v\n%s", err, stderr)
+	}
+
+	// The only admin cannot become an operator.
+	_, _, err = runCommand(t, append([]string{"operator", "set", "--email", "ana@example.com", "--role", "operator"}, base...)...)
+	if err == nil || !strings.Contains(err.Error(), "last admin") {
+		t.Errorf("demoting the last admin: err = %v, want one saying so", err)
+	}
+
+	stdout, stderr, err := runCommand(t, append([]string{"operator", "set", "--email", "ANA@example.com", "--password-env", "TEST_NEW_PASSWORD"}, base...)...)
+	if err != nil {
+		t.Fatalf("operator set: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "new password set") {
+		t.Errorf("stdout %q does not confirm the new password", stdout)
+	}
+	op, err := db.OperatorByEmail(ctx, shop.ID, "ana@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(op.PasswordHash), []byte("another long secret")) != nil {
+		t.Error("stored hash does not match the new password")
+	}
+
+	_, _, err = runCommand(t, append([]string{"operator", "set", "--email", "nobody@example.com", "--role", "admin"}, base...)...)
+	if err == nil || !strings.Contains(err.Error(), "no operator nobody@example.com") {
+		t.Errorf("unknown operator: err = %v, want one naming the email", err)
+	}
+	_, _, err = runCommand(t, append([]string{"operator", "set", "--email", "ana@example.com"}, base...)...)
+	if err == nil || !strings.Contains(err.Error(), "nothing to change") {
+		t.Errorf("no change flags: err = %v, want a usage error", err)
+	}
+}
