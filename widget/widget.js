@@ -425,7 +425,8 @@
       });
       box.appendChild(list);
     }
-    if (c.text) { box.appendChild(el("p", "card-text", c.text)); }
+    // A handoff card repeats the reply's own words, so only its title shows.
+    if (c.text && c.type !== "handoff") { box.appendChild(el("p", "card-text", c.text)); }
     if (fields.length) {
       var dl = el("dl", "fields");
       fields.forEach(function (f) {
