@@ -55,6 +55,9 @@ type Turn struct {
 	// without filters, best first. They show which products and product
 	// types the message may name.
 	ProductHits []retrieval.Hit
+	// PolicyTitles are the titles of the shop's policy documents, which
+	// the LLM brain lists in its prompt.
+	PolicyTitles []string
 }
 
 // HasNeed reports whether need was recognised in the turn's message.

@@ -118,7 +118,7 @@ type llmTurn struct {
 func (t *llmTurn) run(ctx context.Context) (*Reply, error) {
 	config := t.brain.config
 	t.sources = buildSources(t.turn, config.SourceTokens)
-	data := systemData(t.turn, t.tools.Tools(), t.sources, policyTitles(ctx, &t.tools.env))
+	data := systemData(t.turn, t.tools.Tools(), t.sources, t.turn.PolicyTitles)
 	system, err := t.brain.prompts.System(data)
 	if err != nil {
 		return nil, err

@@ -237,6 +237,10 @@ func (c LLMConfig) endpoint() string {
 	return base + " " + c.Model
 }
 
+// maxIdleLLMConns is how many idle connections to its endpoint an LLM
+// brain keeps for later requests.
+const maxIdleLLMConns = 100
+
 // newClient returns a go-openai client for the config, with the config's
 // connect timeout. Streams have no overall timeout: the brain bounds the
 // wait for each chunk instead.
@@ -245,7 +249,11 @@ func (c LLMConfig) newClient() *openai.Client {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = dialer.DialContext
 	transport.TLSHandshakeTimeout = c.ConnectTimeout
-	httpClient := &http.Client{Transport: transport}
+	// net/http keeps 2 idle connections per host by default, so with more
+	// turns streaming at once most requests would open a new connection,
+	// with its TLS handshake, before they reach the model.
+	transport.MaxIdleConnsPerHost = maxIdleLLMConns
+	httpClient := &http.Client{Transport: drainingTransport{base: transport}}
 
 	var config openai.ClientConfig
 	switch c.Provider {

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/postgres"
 	"github.com/salesagent/salesagent/prompts"
 	"github.com/salesagent/salesagent/retrieval"
 )
@@ -236,21 +239,55 @@ func systemData(turn *Turn, tools []*Tool, sources []source, policyTitles []stri
 	return data
 }
 
-// policyTitles returns the titles of the shop's policy documents. A
-// failed lookup leaves them out of the prompt rather than failing the
-// turn.
-func policyTitles(ctx context.Context, env *ToolEnv) []string {
-	if env.DB == nil {
+// policyTitlesTTL is how long the titles of a shop's policy documents are
+// reused before they are read again. A policy added, renamed or removed by
+// an ingest reaches the prompt within this time.
+const policyTitlesTTL = time.Minute
+
+// policyTitleCache keeps the titles of each shop's policy documents, which
+// every LLM turn lists in its prompt, so that a turn does not read the
+// shop's documents again. The zero value is ready to use.
+type policyTitleCache struct {
+	mu      sync.Mutex
+	entries map[int64]policyTitles
+}
+
+type policyTitles struct {
+	titles []string
+	loaded time.Time
+}
+
+// get returns the titles of the shop's policy documents, reading them when
+// the cached ones are missing or older than policyTitlesTTL. A failed read
+// leaves them out of the prompt rather than failing the turn, and is
+// tried again on the next turn. Concurrent turns of a shop whose titles
+// expired may each read them once.
+func (c *policyTitleCache) get(ctx context.Context, db *postgres.DB, shopID int64) []string {
+	if db == nil {
 		return nil
 	}
-	docs, err := env.DB.DocumentsByKind(ctx, env.Turn.Shop.ID, salesagent.KindPolicy)
+	now := time.Now()
+	c.mu.Lock()
+	entry, ok := c.entries[shopID]
+	c.mu.Unlock()
+	if ok && now.Sub(entry.loaded) < policyTitlesTTL {
+		return entry.titles
+	}
+
+	docs, err := db.DocumentsByKind(ctx, shopID, salesagent.KindPolicy)
 	if err != nil {
-		return nil
+		return entry.titles
 	}
 	titles := make([]string, 0, len(docs))
 	for _, d := range docs {
 		titles = append(titles, d.Title)
 	}
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[int64]policyTitles{}
+	}
+	c.entries[shopID] = policyTitles{titles: titles, loaded: now}
+	c.mu.Unlock()
 	return titles
 }
 

@@ -36,13 +36,25 @@ func (u unit) hasAmount() bool    { return amountPattern.MatchString(u.text) }
 func (u unit) hasNumber() bool    { return digitPattern.MatchString(u.text) }
 func (u unit) hasException() bool { return exceptionPattern.MatchString(normalize(u.text)) }
 
-// passageUnits cuts a passage into units. Consecutive lines with a "|"
+// passageUnits returns the units of a passage, as splitUnits cuts them.
+// Turns quote from the same few passages again and again, so the units of
+// recent passages are kept. The caller must not change them.
+func passageUnits(content string) []unit {
+	if units, ok := unitCache.Get(content); ok {
+		return units
+	}
+	units := splitUnits(content)
+	unitCache.Add(content, units)
+	return units
+}
+
+// splitUnits cuts a passage into units. Consecutive lines with a "|"
 // form a table whose first line is the header. A list item stays one unit,
 // because its sentences share the item's subject, as in "Standard: $6.95.
 // Delivery takes 3–5 days." Other lines are cut into sentences. A line
 // that ends mid-sentence continues on the next line when that line starts
 // in lower case, as hard-wrapped Markdown does.
-func passageUnits(content string) []unit {
+func splitUnits(content string) []unit {
 	var units []unit
 	add := func(text string, table int) {
 		if text = strings.TrimSpace(text); text == "" {
@@ -172,8 +184,18 @@ var (
 
 // cleanMarkdown returns text as it reads in chat: without emphasis marks,
 // footnote asterisks, list markers, heading marks, link targets or code
-// ticks.
+// ticks. Every unit checked for quoting cleans its passage's heading and
+// title, so recent results are kept.
 func cleanMarkdown(text string) string {
+	if clean, ok := cleanCache.Get(text); ok {
+		return clean
+	}
+	clean := stripMarkdown(text)
+	cleanCache.Add(text, clean)
+	return clean
+}
+
+func stripMarkdown(text string) string {
 	text = strings.TrimSpace(text)
 	text = headingMark.ReplaceAllString(text, "")
 	text = listMarker.ReplaceAllString(text, "")

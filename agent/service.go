@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/salesagent/salesagent"
@@ -28,6 +29,8 @@ type Service struct {
 	registry *Registry
 	logger   *slog.Logger
 	offline  Brain
+	// policyTitles caches the titles of each shop's policy documents.
+	policyTitles policyTitleCache
 
 	// Brains picks the brain for a shop. When Brains is nil or returns nil,
 	// the shop gets the offline brain.
@@ -160,17 +163,89 @@ func (s *Service) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv
 }
 
 // prepareTurn gathers what the brain needs: the customer, the history, the
-// product in view, the needs and the retrieved passages.
+// product in view, the shop's policy titles, the needs and the retrieved
+// passages.
+//
+// The two searches take most of the time before the brain starts, and
+// nothing but the mentioned products depends on them, so they run beside
+// the other lookups while the database pool has free connections for them.
+// The turn then waits for the slowest of the three rather than their sum.
+// With no connection to spare, they run one after another, because a
+// turn that holds one connection while it waits for another slows every
+// other query waiting for the pool.
 func (s *Service) prepareTurn(ctx context.Context, logger *slog.Logger, shop *salesagent.Shop, conv *salesagent.Conversation, msg salesagent.Message, page PageContext) (*Turn, error) {
 	turn := &Turn{Shop: shop, Conversation: conv, Message: msg, Page: page, Needs: Classify(msg.Body)}
 
+	// The lookups on this goroutine take one of the free connections.
+	spare := s.freeConnections() - 1
+	var searches sync.WaitGroup
+	search := func(find func()) {
+		if spare > 0 {
+			spare--
+			searches.Go(find)
+			return
+		}
+		find()
+	}
+	// Each search sets only its own field of turn.
+	if s.search != nil && len(contentStems(msg.Body)) > 0 {
+		search(func() { turn.Hits = s.findPassages(ctx, logger, turn) })
+		search(func() { turn.ProductHits = s.findProducts(ctx, logger, turn) })
+	}
+	err := s.loadTurnContext(ctx, logger, turn)
+	searches.Wait()
+	if err != nil {
+		return nil, err
+	}
+
+	if err := s.loadMentionedProducts(ctx, turn); err != nil {
+		return nil, err
+	}
+	return turn, nil
+}
+
+// freeConnections returns the number of connections the database pool
+// can hand out without waiting: the idle ones and those it may still open.
+func (s *Service) freeConnections() int {
+	if s.db == nil {
+		return 0
+	}
+	stat := s.db.Pool.Stat()
+	return int(stat.IdleConns() + stat.MaxConns() - stat.TotalConns())
+}
+
+// findPassages returns the shop's passages for the turn's message. A
+// failed search returns none, because tools and the product in view still
+// work without passages.
+func (s *Service) findPassages(ctx context.Context, logger *slog.Logger, turn *Turn) []retrieval.Hit {
+	hits, err := s.search.Search(ctx, turn.Shop, retrieval.Query{Text: retrievalText(turn.Message.Body, turn.Needs), Limit: defaultHitLimit})
+	if err != nil {
+		logger.WarnContext(ctx, "retrieval failed, so the reply uses no passages", "error", err)
+	}
+	return hits
+}
+
+// findProducts returns the shop's product passages for the turn's message,
+// which show the products it may name.
+func (s *Service) findProducts(ctx context.Context, logger *slog.Logger, turn *Turn) []retrieval.Hit {
+	hits, err := s.search.Search(ctx, turn.Shop, retrieval.Query{Text: turn.Message.Body, Kinds: []string{salesagent.KindProduct}, Limit: productHitLimit})
+	if err != nil {
+		logger.WarnContext(ctx, "product retrieval failed, so no product named in the message is recognised", "error", err)
+	}
+	return hits
+}
+
+// loadTurnContext sets the turn's customer, history, product in view and
+// policy titles.
+func (s *Service) loadTurnContext(ctx context.Context, logger *slog.Logger, turn *Turn) error {
+	shop, conv, msg, page := turn.Shop, turn.Conversation, turn.Message, turn.Page
 	if conv.CustomerID != nil {
 		customer, err := s.db.CustomerByID(ctx, shop.ID, *conv.CustomerID)
 		switch {
 		case err == nil:
 			turn.Customer = customer
 		case salesagent.ErrorCode(err) != salesagent.ENOTFOUND:
-			return nil, fmt.Errorf("load customer %d: %w", *conv.CustomerID, err)
+			return fmt.Errorf("load customer %d: %w", *conv.CustomerID, err)
 		}
 	}
 
@@ -180,7 +255,7 @@ func (s *Service) prepareTurn(ctx context.Context, logger *slog.Logger, shop *sa
 	}
 	recent, err := s.db.RecentMessages(ctx, shop.ID, conv.ID, length+1)
 	if err != nil {
-		return nil, fmt.Errorf("load history: %w", err)
+		return fmt.Errorf("load history: %w", err)
 	}
 	for _, m := range recent {
 		if m.Seq < msg.Seq || msg.Seq == 0 {
@@ -193,32 +268,15 @@ func (s *Service) prepareTurn(ctx context.Context, logger *slog.Logger, shop *sa
 
 	product, err := s.productInView(ctx, shop.ID, page)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if product == nil && (page.ProductHandle != "" || page.SKU != "") {
 		logger.DebugContext(ctx, "product in view not found", "product", page.ProductHandle, "sku", page.SKU)
 	}
 	turn.Product = product
 
-	if s.search != nil && len(contentStems(msg.Body)) > 0 {
-		hits, err := s.search.Search(ctx, shop, retrieval.Query{Text: retrievalText(msg.Body, turn.Needs), Limit: defaultHitLimit})
-		if err != nil {
-			// Tools and the product in view still work without passages.
-			logger.WarnContext(ctx, "retrieval failed, so the reply uses no passages", "error", err)
-		}
-		turn.Hits = hits
-
-		productHits, err := s.search.Search(ctx, shop, retrieval.Query{Text: msg.Body, Kinds: []string{salesagent.KindProduct}, Limit: productHitLimit})
-		if err != nil {
-			logger.WarnContext(ctx, "product retrieval failed, so no product named in the message is recognised", "error", err)
-		}
-		turn.ProductHits = productHits
-	}
-
-	if err := s.loadMentionedProducts(ctx, turn); err != nil {
-		return nil, err
-	}
-	return turn, nil
+	turn.PolicyTitles = s.policyTitles.get(ctx, s.db, shop.ID)
+	return nil
 }
 
 // loadMentionedProducts sets the turn's Named products, and its Earlier

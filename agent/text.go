@@ -17,10 +17,12 @@ var contractions = strings.NewReplacer(
 	"there's", "there is", "how's", "how is", "when's", "when is",
 )
 
+// straightQuotes replaces typographic quotes with straight ones.
+var straightQuotes = strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u201c", `"`, "\u201d", `"`)
+
 // normalize lowercases s and straightens typographic quotes.
 func normalize(s string) string {
-	s = strings.ToLower(s)
-	return strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u201c", `"`, "\u201d", `"`).Replace(s)
+	return straightQuotes.Replace(strings.ToLower(s))
 }
 
 // words splits a normalized text into words: runs of letters and digits,
@@ -34,7 +36,12 @@ func words(s string) []string {
 
 // stem returns the Snowball English stem of a lowercase word.
 func stem(word string) string {
-	return english.Stem(word, true)
+	if s, ok := stemCache.Get(word); ok {
+		return s
+	}
+	s := english.Stem(word, true)
+	stemCache.Add(word, s)
+	return s
 }
 
 // stems returns the stems of the words of s.

@@ -238,14 +238,21 @@ func TestEventsResyncAfterListenerLoss(t *testing.T) {
 
 	// Cut every listener connection of this database, as a database
 	// restart or a network failure would.
+	// The second server's listener connects in the background, so wait
+	// for it.
 	var cut int
-	err := f.db.Pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`).Scan(&cut)
-	if err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(10 * time.Second); cut == 0 && time.Now().Before(deadline); {
+		err := f.db.Pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`).Scan(&cut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cut == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	if cut == 0 {
-		t.Fatal("found no listener connection to cut")
+		t.Fatal("found no listener connection to cut within 10 s")
 	}
 
 	// A change made while no listener runs is not announced to the

@@ -366,12 +366,9 @@ func (sock *socket) runTurn(job turnJob) {
 	defer cancel()
 	turn := job.msg.Seq
 
-	conv, err := sock.srv.db.ConversationByID(ctx, sock.shop.ID, sock.convID)
-	if err != nil {
-		sock.endTurn(turn)
-		sock.sendError(fmt.Errorf("load conversation for turn: %w", err), job.msg.ClientID, turn)
-		return
-	}
+	// HandleMessage reads the conversation itself, so the turn passes
+	// only the ids.
+	conv := &salesagent.Conversation{ID: sock.convID, ShopID: sock.shop.ID, Channel: salesagent.ChannelWeb}
 	start := time.Now()
 	reply, err := sock.srv.turns.HandleMessage(ctx, sock.shop, conv, job.msg, job.page, &emitter{sock: sock, turn: turn})
 	if err != nil {

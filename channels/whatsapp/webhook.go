@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -27,17 +29,72 @@ const signatureHeader = "X-Hub-Signature-256"
 // number.
 const maxChallengeLength = 1024
 
+// shopCacheTTL is how long the webhook reuses a shop and its WhatsApp
+// settings before it reads them again. A signature that fails against a
+// cached app secret is checked again against the stored one, so a new
+// secret takes effect at once, but a replaced secret, even a leaked one,
+// still passes for up to this time. Other changes, such as a new phone
+// number id or removed settings, take effect within this time.
+const shopCacheTTL = 10 * time.Second
+
 // webhook serves one route pair for every shop.
 type webhook struct {
 	ch   *Channel
 	jobs JobInserter
+	// shops caches the shops that notifications name, because a busy
+	// number sends hundreds of notifications a second and each would
+	// otherwise read its shop again.
+	shops shopCache
+}
+
+// shopCache holds recently read shops with their WhatsApp settings, by
+// slug. Shops that are not found are not cached. The zero value is ready
+// to use.
+type shopCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedShop
+}
+
+// cachedShop is a shop and its WhatsApp settings as read at the time
+// loaded. Requests share them, so they must not be changed.
+type cachedShop struct {
+	shop     *salesagent.Shop
+	settings *salesagent.WhatsAppSettings
+	loaded   time.Time
+}
+
+func (c *shopCache) get(slug string, now time.Time) (cachedShop, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	entry, ok := c.entries[slug]
+	if !ok || now.Sub(entry.loaded) >= shopCacheTTL {
+		return cachedShop{}, false
+	}
+	return entry, true
+}
+
+func (c *shopCache) put(slug string, entry cachedShop) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]cachedShop{}
+	}
+	c.entries[slug] = entry
+}
+
+func (c *shopCache) remove(slug string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, slug)
 }
 
 // verify handles Meta's verification request, which the Meta App Dashboard
 // sends when the callback URL is saved: it echoes hub.challenge when
 // hub.mode is subscribe and hub.verify_token is the shop's verify token.
 func (h *webhook) verify(w http.ResponseWriter, r *http.Request) {
-	shop, s, ok := h.shopSettings(w, r)
+	// The handshake runs right after the verify token is set, so it
+	// always reads the shop.
+	shop, s, _, ok := h.shopSettings(w, r, false)
 	if !ok {
 		return
 	}
@@ -62,7 +119,7 @@ func (h *webhook) verify(w http.ResponseWriter, r *http.Request) {
 // messages and statuses in one transaction, and responds with 200. The
 // agent's turns run later in River jobs, so Meta gets its response fast.
 func (h *webhook) receive(w http.ResponseWriter, r *http.Request) {
-	shop, s, ok := h.shopSettings(w, r)
+	shop, s, cached, ok := h.shopSettings(w, r, true)
 	if !ok {
 		return
 	}
@@ -77,7 +134,14 @@ func (h *webhook) receive(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read webhook body failed", http.StatusBadRequest)
 		return
 	}
-	if !validSignature(body, r.Header.Get(signatureHeader), s.AppSecret) {
+	signature := r.Header.Get(signatureHeader)
+	if cached && !validSignature(body, signature, s.AppSecret) {
+		// The app secret may have changed since the shop was cached.
+		if shop, s, _, ok = h.shopSettings(w, r, false); !ok {
+			return
+		}
+	}
+	if !validSignature(body, signature, s.AppSecret) {
 		h.ch.log.WarnContext(r.Context(), "whatsapp webhook rejected: bad or missing signature", "shop_id", shop.ID)
 		http.Error(w, "invalid "+signatureHeader+": sign the raw body with HMAC-SHA256 keyed with the Meta app secret", http.StatusUnauthorized)
 		return
@@ -116,26 +180,37 @@ func (h *webhook) receive(w http.ResponseWriter, r *http.Request) {
 }
 
 // shopSettings returns the shop named in the path and its WhatsApp
-// settings, or responds with 404 and reports false.
-func (h *webhook) shopSettings(w http.ResponseWriter, r *http.Request) (*salesagent.Shop, *salesagent.WhatsAppSettings, bool) {
+// settings, or responds with 404 and reports false. With useCache set, it
+// may return a copy read within shopCacheTTL, which the caller must not
+// change, and then reports cached.
+func (h *webhook) shopSettings(w http.ResponseWriter, r *http.Request, useCache bool) (shop *salesagent.Shop, s *salesagent.WhatsAppSettings, cached, ok bool) {
 	slug := r.PathValue("shop")
+	now := time.Now()
+	if useCache {
+		if entry, found := h.shops.get(slug, now); found {
+			return entry.shop, entry.settings, true, true
+		}
+	}
+
+	h.shops.remove(slug)
 	shop, err := h.ch.db.ShopBySlug(r.Context(), slug)
 	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
 		http.Error(w, "unknown shop "+truncate(slug, 63), http.StatusNotFound)
-		return nil, nil, false
+		return nil, nil, false, false
 	}
 	if err != nil {
 		h.ch.log.ErrorContext(r.Context(), "look up shop for whatsapp webhook failed", "error", err)
 		http.Error(w, "shop lookup failed", http.StatusInternalServerError)
-		return nil, nil, false
+		return nil, nil, false, false
 	}
-	s, err := settings(shop)
+	s, err = settings(shop)
 	if err != nil {
 		h.ch.log.WarnContext(r.Context(), "whatsapp webhook for a shop without WhatsApp settings", "shop_id", shop.ID, "error", err)
 		http.Error(w, "WhatsApp is not set up for this shop", http.StatusNotFound)
-		return nil, nil, false
+		return nil, nil, false, false
 	}
-	return shop, s, true
+	h.shops.put(slug, cachedShop{shop: shop, settings: s, loaded: now})
+	return shop, s, false, true
 }
 
 // validSignature reports whether header is "sha256=" and the hex HMAC-SHA256

@@ -75,6 +75,30 @@ func TestForgedSignatureChangesNothing(t *testing.T) {
 	}
 }
 
+func TestWebhookAcceptsNewAppSecret(t *testing.T) {
+	b := setup(t, options{})
+	ctx := context.Background()
+	b.deliver(t, textCapture(t, "Do you ship to Canada?"))
+
+	// The first delivery cached the shop with the old secret.
+	const newSecret = "rotated-app-secret"
+	b.shop.Settings.WhatsApp.AppSecret = newSecret
+	if err := b.db.UpdateShop(ctx, b.shop); err != nil {
+		t.Fatal(err)
+	}
+	body := textCapture(t, "And to Mexico?")
+	if resp := b.post(t, body, sign(body, newSecret)); resp.StatusCode != http.StatusOK {
+		t.Errorf("body signed with the new secret answered %d, want 200", resp.StatusCode)
+	}
+	old := textCapture(t, "And to Chile?")
+	if resp := b.post(t, old, sign(old, testAppSecret)); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("body signed with the replaced secret answered %d, want 401", resp.StatusCode)
+	}
+	if n := b.count(t, `SELECT count(*) FROM whatsapp_inbound WHERE shop_id = $1`); n != 2 {
+		t.Errorf("%d inbound rows stored, want 2", n)
+	}
+}
+
 func TestWebhookBodyTooLarge(t *testing.T) {
 	b := setup(t, options{config: func(c *Config) { c.MaxBodyBytes = 512 }})
 	body := textCapture(t, strings.Repeat("long ", 200))

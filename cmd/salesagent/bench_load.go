@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/internal/bench"
 )
@@ -132,7 +134,7 @@ func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	result, usage, err := runMeasured(ctx, load)
+	result, usage, err := runMeasured(ctx, load, server.app.db.Pool)
 	if stopErr := stopProfile(); err == nil {
 		err = stopErr
 	}
@@ -141,7 +143,10 @@ func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 
 	requests, _ := fake.Requests()
-	report := benchLoadReport{Settings: newLoadSettings(cfg, server.app.db.Pool.Config().MaxConns), Report: result.Analyze(requests), Process: usage}
+	report := benchLoadReport{
+		Settings: newLoadSettings(cfg, server.app.db.Pool.Config().MaxConns), Report: result.Analyze(requests),
+		Process: usage.process, Pool: usage.pool, LLM: llmUsage{Requests: len(requests), Connections: fake.Connections()},
+	}
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -163,14 +168,22 @@ type processUsage struct {
 	PeakGoroutine int     `json:"peak_goroutines"`
 }
 
+// loadUsage is the resource use of the load phase.
+type loadUsage struct {
+	process processUsage
+	pool    bench.PoolUsage
+}
+
 // runMeasured runs the load while sampling the process's memory and
-// goroutines every quarter second.
-func runMeasured(ctx context.Context, load bench.LoadConfig) (*bench.LoadResult, processUsage, error) {
+// goroutines every quarter second, and counts the waits for the server's
+// database connections.
+func runMeasured(ctx context.Context, load bench.LoadConfig, pool *pgxpool.Pool) (*bench.LoadResult, loadUsage, error) {
 	var usage processUsage
 	before, err := bench.ReadProcess()
 	if err != nil {
-		return nil, usage, err
+		return nil, loadUsage{}, err
 	}
+	poolBefore := bench.ReadPool(pool)
 
 	done := make(chan struct{})
 	var sampler sync.WaitGroup
@@ -194,19 +207,20 @@ func runMeasured(ctx context.Context, load bench.LoadConfig) (*bench.LoadResult,
 	close(done)
 	sampler.Wait()
 	if err != nil {
-		return nil, usage, err
+		return nil, loadUsage{}, err
 	}
 
+	poolUsage := bench.ReadPool(pool).Since(poolBefore)
 	after, err := bench.ReadProcess()
 	if err != nil {
-		return nil, usage, err
+		return nil, loadUsage{}, err
 	}
 	usage.CPUSeconds = (after.CPU - before.CPU).Seconds()
 	if wall := result.Ended.Sub(result.Started).Seconds(); wall > 0 {
 		usage.Cores = usage.CPUSeconds / wall
 	}
 	usage.PeakRSSMiB = max(usage.PeakRSSMiB, mebibytes(after.RSS))
-	return result, usage, nil
+	return result, loadUsage{process: usage, pool: poolUsage}, nil
 }
 
 // loadSettings echoes the run's settings in the report.
@@ -237,6 +251,15 @@ type benchLoadReport struct {
 	Settings loadSettings     `json:"settings"`
 	Report   bench.LoadReport `json:"report"`
 	Process  processUsage     `json:"process"`
+	Pool     bench.PoolUsage  `json:"db_pool"`
+	LLM      llmUsage         `json:"llm"`
+}
+
+// llmUsage is the number of requests the fake LLM served and of the
+// connections the server opened for them.
+type llmUsage struct {
+	Requests    int   `json:"requests"`
+	Connections int64 `json:"connections"`
 }
 
 func (r benchLoadReport) write(w io.Writer) {
@@ -258,6 +281,14 @@ func (r benchLoadReport) write(w io.Writer) {
 	fmt.Fprintf(w, "process              %.1f CPU s (%.2f cores), peak RSS %.0f MiB, peak live heap %.0f MiB, peak goroutines %d\n",
 		p.CPUSeconds, p.Cores, p.PeakRSSMiB, p.HeapLiveMiB, p.PeakGoroutine)
 	fmt.Fprintln(w, "(server, shoppers and fake LLM share the process, so CPU and memory cover all three)")
+	poolLine(w, r.Pool)
+	fmt.Fprintf(w, "LLM connections      %d opened for %d requests\n", r.LLM.Connections, r.LLM.Requests)
+}
+
+// poolLine prints how often the server waited for a database connection.
+func poolLine(w io.Writer, u bench.PoolUsage) {
+	fmt.Fprintf(w, "database pool        %d connections: %d acquires, %d waited for a free connection (mean wait %.2f ms, %.1f s in all)\n",
+		u.MaxConns, u.Acquires, u.Waited, u.WaitMeanMS, u.WaitSeconds)
 }
 
 func summaryLine(w io.Writer, label string, s bench.Summary) {

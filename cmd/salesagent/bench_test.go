@@ -87,6 +87,12 @@ func TestBenchLoadSmoke(t *testing.T) {
 	if out.Settings.DatabasePoolConns < 1 {
 		t.Errorf("settings = %+v, want the database pool size", out.Settings)
 	}
+	if out.Pool.Acquires < 6 || out.Pool.MaxConns != out.Settings.DatabasePoolConns {
+		t.Errorf("db_pool = %+v, want at least one acquire per turn from a pool of %d", out.Pool, out.Settings.DatabasePoolConns)
+	}
+	if out.LLM.Requests != 6 || out.LLM.Connections < 1 || out.LLM.Connections > 6 {
+		t.Errorf("llm = %+v, want 6 requests over 1 to 6 connections", out.LLM)
+	}
 	if after := benchShops(t); after != before {
 		t.Errorf("%d benchmark shops after the run, %d before: the throwaway shop was kept", after, before)
 	}
@@ -98,7 +104,7 @@ func TestBenchLoadTextReport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench load: %v\nstderr:\n%s", err, stderr)
 	}
-	for _, line := range []string{"connected            1 of 1", "TTFT, shopper", "TTFT, fake's own", "TTFT ratio", "added latency", "process"} {
+	for _, line := range []string{"connected            1 of 1", "TTFT, shopper", "TTFT, fake's own", "TTFT ratio", "added latency", "process", "database pool", "LLM connections      1 opened for 1 requests"} {
 		if !strings.Contains(stdout, line) {
 			t.Errorf("report lacks %q:\n%s", line, stdout)
 		}
@@ -184,6 +190,9 @@ func TestBenchWebhooksSmoke(t *testing.T) {
 	if r.Jobs.SendsCompleted < 10 || int64(r.Jobs.SendsCompleted) != r.GraphSends {
 		t.Errorf("%d send jobs completed and %d messages reached the fake Graph API, want at least one per turn and equal counts", r.Jobs.SendsCompleted, r.GraphSends)
 	}
+	if r.Pool.Acquires < 10 || r.Pool.MaxConns < 1 {
+		t.Errorf("db_pool = %+v, want at least one acquire per webhook", r.Pool)
+	}
 
 	var left int
 	if err := pgtest.DB(t).Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind LIKE 'whatsapp_%'`).Scan(&left); err != nil {
@@ -203,7 +212,7 @@ func TestBenchWebhooksTextReport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench webhooks: %v\nstderr:\n%s", err, stderr)
 	}
-	for _, line := range []string{"requests             2 sent", "statuses             200 2", "ack ", "turn jobs", "send jobs", "fake Graph API"} {
+	for _, line := range []string{"requests             2 sent", "statuses             200 2", "ack ", "turn jobs", "send jobs", "fake Graph API", "database pool"} {
 		if !strings.Contains(stdout, line) {
 			t.Errorf("report lacks %q:\n%s", line, stdout)
 		}

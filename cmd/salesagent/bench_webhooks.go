@@ -43,6 +43,8 @@ type benchWebhooksConfig struct {
 	Timeout  time.Duration
 	ShopData string
 	JSON     bool
+	// CPUProfile is the file for a CPU profile of the sending phase.
+	CPUProfile string
 }
 
 func parseBenchWebhooksFlags(args []string, stderr io.Writer) (benchWebhooksConfig, error) {
@@ -58,6 +60,7 @@ func parseBenchWebhooksFlags(args []string, stderr io.Writer) (benchWebhooksConf
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "longest wait for one acknowledgement")
 	fs.StringVar(&cfg.ShopData, "shop-data", "demo/shop", "folder of store files loaded into the throwaway shop")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the sending phase to this file, for go tool pprof")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: salesagent bench webhooks [flags]\n\nSends signed WhatsApp message webhooks at a fixed rate to an in-process server whose Graph API is a local fake, and prints the acknowledgement latency and how many turn and send jobs finished afterwards.")
 		fs.PrintDefaults()
@@ -148,7 +151,16 @@ func runBenchWebhooks(ctx context.Context, args []string, stdout, stderr io.Writ
 
 	target.url = server.URLs[0] + "/webhooks/whatsapp/" + shop.Slug
 	run := newWebhookRun(cfg, target)
+	stopProfile, err := startCPUProfile(cfg.CPUProfile)
+	if err != nil {
+		return err
+	}
+	poolBefore := bench.ReadPool(server.app.db.Pool)
 	run.send(ctx)
+	pool := bench.ReadPool(server.app.db.Pool).Since(poolBefore)
+	if err := stopProfile(); err != nil {
+		return err
+	}
 	jobs, err := waitForJobs(ctx, db, shop.ID, run.accepted(), cfg.Grace)
 	if err != nil {
 		return err
@@ -157,6 +169,7 @@ func runBenchWebhooks(ctx context.Context, args []string, stdout, stderr io.Writ
 	closed = true
 
 	report := run.report(jobs, graph.sends.Load())
+	report.Pool = pool
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -469,6 +482,8 @@ type webhookReport struct {
 	Ack             bench.Summary  `json:"ack"`
 	Jobs            jobCounts      `json:"jobs"`
 	GraphSends      int64          `json:"graph_sends"`
+	// Pool is the server's use of its database pool while sending.
+	Pool bench.PoolUsage `json:"db_pool"`
 }
 
 func (r *webhookRun) report(jobs jobCounts, graphSends int64) webhookReport {
@@ -495,4 +510,5 @@ func (r webhookReport) write(w io.Writer) {
 	fmt.Fprintf(w, "send jobs            %d completed, %d not finished, %d failed\n", j.SendsCompleted, j.SendsPending, j.SendsFailed)
 	fmt.Fprintf(w, "fake Graph API       %d messages received\n", r.GraphSends)
 	fmt.Fprintf(w, "jobs waited          %.1f s after the last acknowledgement\n", j.WaitedSeconds)
+	poolLine(w, r.Pool)
 }

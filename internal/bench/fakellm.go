@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -71,6 +72,9 @@ type FakeLLM struct {
 	mu       sync.Mutex
 	requests []FakeRequest
 	dropped  int
+	// connections counts the TCP connections clients opened, which is
+	// fewer than the requests when clients keep connections alive.
+	connections atomic.Int64
 }
 
 // StartFakeLLM starts a FakeLLM on a free port of 127.0.0.1.
@@ -85,7 +89,7 @@ func StartFakeLLM(config FakeLLMConfig) (*FakeLLM, error) {
 	f := &FakeLLM{URL: "http://" + listener.Addr().String() + "/v1", config: config, listener: listener}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", f.handleChat)
-	f.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	f.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: f.countConn}
 	go func() { _ = f.server.Serve(listener) }()
 	return f, nil
 }
@@ -93,6 +97,17 @@ func StartFakeLLM(config FakeLLMConfig) (*FakeLLM, error) {
 // Close stops the server, cutting streams still running.
 func (f *FakeLLM) Close() error {
 	return f.server.Close()
+}
+
+// Connections returns the number of connections clients have opened.
+func (f *FakeLLM) Connections() int64 {
+	return f.connections.Load()
+}
+
+func (f *FakeLLM) countConn(_ net.Conn, state http.ConnState) {
+	if state == http.StateNew {
+		f.connections.Add(1)
+	}
 }
 
 // Requests returns the timing of the requests served so far, oldest
