@@ -569,6 +569,15 @@
       case "handoff":
         notice("A member of the shop's team will take over this conversation." + (f.reason ? " (" + f.reason + ")" : ""), "handoff");
         return;
+      case "held":
+        // A person from the shop has the conversation, so no agent reply
+        // comes, and text streamed before they took over is withdrawn.
+        if (turns[f.turn]) {
+          log.removeChild(turns[f.turn].node);
+          delete turns[f.turn];
+        }
+        busy(false);
+        return;
       case "message":
         keep(f.message);
         renderStored(f.message, f.turn);

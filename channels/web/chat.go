@@ -336,6 +336,10 @@ func (o *outgoing) observe(f ServerFrame) (turnState, time.Duration, error) {
 		return turnDone, 0, f.Err()
 	case f.Type == FrameMessage && o.turn != 0 && f.Message != nil && (f.Turn == o.turn || f.Message.ReplyTo == o.turn):
 		return turnDone, 0, nil
+	case f.Type == FrameHeld && o.turn != 0 && f.Turn == o.turn:
+		// A person holds the conversation; their reply comes as a
+		// message whenever they write it.
+		return turnDone, 0, nil
 	}
 	return turnWaiting, 0, nil
 }
@@ -437,6 +441,12 @@ func (p *chatPrinter) frame(f ServerFrame) {
 	case FrameHandoff:
 		p.endLine()
 		fmt.Fprintf(p.out, "  [handed over to the shop's team: %s]\n", f.Reason)
+	case FrameHeld:
+		p.endLine()
+		if p.streamed[f.Turn] {
+			fmt.Fprintln(p.out, "  [answer withdrawn]")
+		}
+		fmt.Fprintln(p.out, "  [a person from the shop's team has the conversation; their reply will appear here]")
 	case FrameMessage:
 		if f.Message != nil {
 			p.message(*f.Message, f.Turn)

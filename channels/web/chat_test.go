@@ -339,6 +339,22 @@ func TestOutgoingObserve(t *testing.T) {
 			t.Errorf("step %d (%s): state %v, want %v", i+1, step.frame.Type, state, step.want)
 		}
 	}
+
+	// A held frame of the message's turn ends it; one of another turn does
+	// not.
+	held := &outgoing{frame: MessageFrame{ClientID: "c4"}}
+	for i, step := range []struct {
+		frame ServerFrame
+		want  turnState
+	}{
+		{ServerFrame{Type: FrameAck, ClientID: "c4", Seq: 8}, turnWaiting},
+		{ServerFrame{Type: FrameHeld, Turn: 3}, turnWaiting},
+		{ServerFrame{Type: FrameHeld, Turn: 8}, turnDone},
+	} {
+		if state, _, _ := held.observe(step.frame); state != step.want {
+			t.Errorf("held step %d: state %v, want %v", i+1, state, step.want)
+		}
+	}
 	if retryWait(0) != time.Second || retryWait(int64(time.Hour/time.Millisecond)) != maxRetryWait {
 		t.Errorf("retryWait(0) = %s, retryWait(1h) = %s, want 1s and %s", retryWait(0), retryWait(int64(time.Hour/time.Millisecond)), maxRetryWait)
 	}

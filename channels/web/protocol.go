@@ -28,6 +28,7 @@ const (
 	FrameCard    = "card"
 	FrameTool    = "tool"
 	FrameHandoff = "handoff"
+	FrameHeld    = "held"
 	FrameError   = "error"
 )
 
@@ -135,6 +136,14 @@ type HandoffFrame struct {
 	Type   string `json:"type"`
 	Turn   int    `json:"turn"`
 	Reason string `json:"reason"`
+}
+
+// HeldFrame ends a turn that gets no agent reply because a person from the
+// shop holds the conversation. That person's reply comes later as a
+// message frame. Text streamed for the turn, if any, is withdrawn.
+type HeldFrame struct {
+	Type string `json:"type"`
+	Turn int    `json:"turn"`
 }
 
 // StoredMessageFrame delivers a stored message: the agent's final reply of

@@ -378,8 +378,10 @@ func (sock *socket) runTurn(job turnJob) {
 	}
 	sock.log.Debug("turn finished", "conversation_id", sock.convID, "turn", turn, "reply_seq", reply.Seq, "duration_ms", time.Since(start).Milliseconds())
 	if reply.Seq == 0 {
-		// The agent stored no reply, as when an operator has taken over.
+		// An operator holds the conversation, so the agent stored no
+		// reply; the client stops waiting for one.
 		sock.endTurn(turn)
+		sock.send(FrameHeld, HeldFrame{Type: FrameHeld, Turn: turn})
 		return
 	}
 	sock.deliverReply(ctx, reply, turn)
