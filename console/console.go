@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/postgres"
 )
 
@@ -60,6 +61,8 @@ type Config struct {
 	// MaxTextRunes is the longest reply or note in characters. Defaults to
 	// 4000.
 	MaxTextRunes int
+	// Drafter writes suggested replies. Nil turns the draft route off.
+	Drafter Drafter
 	// Deliverers queue operators' public messages for the shopper on
 	// channels that send from jobs, keyed by channel name, as in
 	// "whatsapp". The web channel needs none: its sockets read new
@@ -71,6 +74,12 @@ type Config struct {
 	// trusted proxy. Without them, X-Forwarded-For is ignored, since
 	// anyone can send it.
 	TrustedProxies []netip.Prefix
+}
+
+// Drafter writes the agent's answer to a conversation's latest shopper
+// message without sending or storing it. *agent.Service implements it.
+type Drafter interface {
+	Draft(ctx context.Context, shop *salesagent.Shop, convID int64) (*agent.Reply, string, error)
 }
 
 // Deliverer queues an operator's public message, or a joined or back
@@ -151,6 +160,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/api/conversations/{id}/note", c.authed(c.handleNote))
 	mux.HandleFunc("POST /console/api/conversations/{id}/handback", c.authed(c.handleHandBack))
 	mux.HandleFunc("POST /console/api/conversations/{id}/resolve", c.authed(c.handleResolve))
+	mux.HandleFunc("POST /console/api/conversations/{id}/draft", c.authed(c.handleDraft))
 	mux.HandleFunc("GET /console/api/operators", c.adminOnly(c.handleListOperators))
 	mux.HandleFunc("POST /console/api/operators", c.adminOnly(c.handleAddOperator))
 	mux.HandleFunc("DELETE /console/api/operators/{id}", c.adminOnly(c.handleDeleteOperator))

@@ -333,6 +333,39 @@ func (c *Console) handleResolve(w http.ResponseWriter, r *http.Request, s *postg
 	writeJSON(w, http.StatusOK, body)
 }
 
+// draftTimeout bounds the writing of a suggested reply, which may wait on a
+// language model.
+const draftTimeout = 60 * time.Second
+
+// handleDraft returns the agent's suggested answer to the conversation's
+// latest shopper message, for the operator to edit and send. Nothing is
+// stored or sent.
+func (c *Console) handleDraft(w http.ResponseWriter, r *http.Request, s *postgres.OperatorSession) {
+	if c.cfg.Drafter == nil {
+		c.writeError(w, r, salesagent.Errorf(salesagent.EUNAVAILABLE, "suggested replies are not set up on this server: write the reply yourself"))
+		return
+	}
+	id, err := conversationID(r)
+	if err != nil {
+		c.writeError(w, r, err)
+		return
+	}
+	shop, err := c.db.ShopByID(r.Context(), s.Operator.ShopID)
+	if err != nil {
+		c.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), draftTimeout)
+	defer cancel()
+	reply, brain, err := c.cfg.Drafter.Draft(ctx, shop, id)
+	if err != nil {
+		c.writeError(w, r, err)
+		return
+	}
+	c.log.InfoContext(r.Context(), "operator drafted a reply", "shop_id", shop.ID, "operator_id", s.Operator.ID, "conversation_id", id, "brain", brain)
+	writeJSON(w, http.StatusOK, map[string]any{"text": reply.Text, "cards": reply.Cards, "citations": reply.Citations, "brain": brain})
+}
+
 // conversationID parses the {id} path value.
 func conversationID(r *http.Request) (int64, error) {
 	raw := r.PathValue("id")

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/postgres"
 )
 
@@ -188,4 +189,35 @@ func TestAdminTakesOverHeldConversation(t *testing.T) {
 	if got := f.eventsOf(t, conv.ID); strings.Join(got, ",") != "escalated,operator_claimed,operator_claimed" {
 		t.Errorf("events %v, want both claims recorded", got)
 	}
+}
+
+// fakeDrafter answers every draft with the conversation id it was asked for.
+type fakeDrafter struct{}
+
+func (fakeDrafter) Draft(_ context.Context, shop *salesagent.Shop, convID int64) (*agent.Reply, string, error) {
+	return &agent.Reply{Text: fmt.Sprintf("draft for %d in %s", convID, shop.Slug)}, "fake", nil
+}
+
+func TestDraftRoute(t *testing.T) {
+	off := newFixture(t, Config{})
+	conv := escalatedConversation(t, off.db, off.shop, "cancel order", "")
+	c := newClient(t, off.srv.URL)
+	c.login(off.shop.Slug, "dana@example.com", testPassword)
+	path := fmt.Sprintf("/console/api/conversations/%d/draft", conv.ID)
+	c.expect(http.StatusServiceUnavailable, "POST", path, nil, nil)
+
+	on := newFixture(t, Config{Drafter: fakeDrafter{}})
+	conv = escalatedConversation(t, on.db, on.shop, "cancel order", "")
+	c = newClient(t, on.srv.URL)
+	c.login(on.shop.Slug, "dana@example.com", testPassword)
+	var draft struct {
+		Text  string `json:"text"`
+		Brain string `json:"brain"`
+	}
+	c.expect(http.StatusOK, "POST", fmt.Sprintf("/console/api/conversations/%d/draft", conv.ID), nil, &draft)
+	if want := fmt.Sprintf("draft for %d in %s", conv.ID, on.shop.Slug); draft.Text != want || draft.Brain != "fake" {
+		t.Errorf("draft %+v, want text %q from brain fake", draft, want)
+	}
+	c.csrf = ""
+	c.expect(http.StatusForbidden, "POST", fmt.Sprintf("/console/api/conversations/%d/draft", conv.ID), nil, nil)
 }

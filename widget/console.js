@@ -213,6 +213,7 @@
     $("conversation-empty").hidden = false;
     $("conversation-empty").textContent = state.current ? "Loading conversation #" + state.current + "…" : "Choose a conversation from the queue.";
     $("action-error").textContent = "";
+    $("draft-hint").hidden = true;
     document.querySelectorAll(".queue-item").forEach(function (li) {
       li.classList.toggle("current", Number(li.dataset.conversation) === state.current);
     });
@@ -361,9 +362,27 @@
     var box = $("composer-text");
     var text = box.value.trim();
     if (!text) { box.focus(); return; }
-    act(path, { text: text }).then(function () { box.value = ""; box.focus(); }, function () {});
+    act(path, { text: text }).then(function () { box.value = ""; $("draft-hint").hidden = true; box.focus(); }, function () {});
   }
   $("composer").addEventListener("submit", function (e) { e.preventDefault(); send("/reply"); });
+  $("suggest").addEventListener("click", function () {
+    var box = $("composer-text");
+    if (box.value.trim() && !confirm("Replace what you wrote with the agent's suggestion?")) { return; }
+    var button = $("suggest");
+    button.disabled = true;
+    button.textContent = "Writing…";
+    $("action-error").textContent = "";
+    request("POST", "/conversations/" + state.current + "/draft").then(function (draft) {
+      box.value = draft.text;
+      $("draft-hint").hidden = false;
+      box.focus();
+    }).catch(function (err) {
+      $("action-error").textContent = err.message;
+    }).then(function () {
+      button.disabled = false;
+      button.textContent = "Suggest a reply";
+    });
+  });
   $("add-note").addEventListener("click", function () { send("/note"); });
   $("composer-text").addEventListener("keydown", function (e) {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !$("send-reply").disabled) { e.preventDefault(); send("/reply"); }

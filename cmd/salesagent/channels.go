@@ -69,7 +69,7 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 	})
 
 	operators := console.New(console.Config{
-		DB: a.db, Logger: a.logger, PublicURL: a.cfg.PublicURL, TrustedProxies: a.cfg.TrustedProxies,
+		DB: a.db, Logger: a.logger, PublicURL: a.cfg.PublicURL, TrustedProxies: a.cfg.TrustedProxies, Drafter: service,
 		Deliverers: map[string]console.Deliverer{salesagent.ChannelWhatsApp: wa.OperatorDelivery(jobs)},
 	})
 	operators.Register(mux)

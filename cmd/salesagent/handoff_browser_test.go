@@ -212,8 +212,19 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The agent suggests an answer from the shop's facts; Ana writes her
+	// own instead.
 	err = chromedp.Do(operator,
 		browsertest.Poll(consoleHas("shopper", "express shipping")),
+		chromedp.Click(chromedp.CSS("#suggest")),
+		browsertest.Poll(`document.getElementById("composer-text").value.includes("$14.95")`),
+		browsertest.Poll(`!document.getElementById("draft-hint").hidden`),
+		browsertest.Exec(`document.getElementById("composer-text").value = ""`),
+	)
+	if err != nil {
+		t.Fatalf("operator asks for a suggested reply: %v", err)
+	}
+	err = chromedp.Do(operator,
 		operatorWrites("Express shipping is quick; I'll hand you back to our assistant for the details.", "send-reply"),
 	)
 	if err != nil {
