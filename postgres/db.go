@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,12 +36,23 @@ type DB struct {
 	OnEscalate func(ctx context.Context, tx pgx.Tx, e Escalation) error
 }
 
+// DefaultMaxConns is the pool size Open uses when the URL sets no
+// pool_max_conns. pgx's own default, the larger of 4 and the number of
+// CPUs, leaves a server with job workers few connections: River's listener
+// holds one for as long as it runs, and each running job and each webhook
+// takes another.
+const DefaultMaxConns = 16
+
 // Open connects to the database at url and registers the pgvector types on
-// every connection. It does not run migrations.
+// every connection. It does not run migrations. The pool holds up to
+// DefaultMaxConns connections unless url sets pool_max_conns.
 func Open(ctx context.Context, url string) (*DB, error) {
 	config, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("invalid database URL (expected postgres://user:password@host:port/db): %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		config.MaxConns = max(config.MaxConns, DefaultMaxConns)
 	}
 	config.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		// The vector type exists only once the extension is created, so a

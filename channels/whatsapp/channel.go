@@ -1,8 +1,9 @@
 // Package whatsapp is the WhatsApp channel on Meta's Cloud API. Each shop
 // gets a webhook at /webhooks/whatsapp/{shop}. The webhook checks Meta's
-// signature, stores each inbound message once and queues a River job for
-// the agent's turn, all in one transaction, and responds with 200 without
-// waiting for the agent. The turn job runs the same agent as the web
+// signature and that the body is JSON, queues the raw body in one River
+// job, and responds with 200 without further database work. That inbound
+// job stores each message once and queues a job for the agent's turn, in
+// one transaction. The turn job runs the same agent as the web
 // channel, turns its Markdown reply into WhatsApp messages, and queues one
 // send job per message. Send jobs respect the 24-hour customer service
 // window, the number's throughput and the shopper's opt-out. They retry
@@ -49,15 +50,27 @@ type JobInserter interface {
 var _ JobInserter = (*river.Client[pgx.Tx])(nil)
 
 // River queues of the channel's jobs. The River client that works them
-// must list both in Config.Queues, as Queues returns them.
+// must list all three in Config.Queues, as Queues returns them.
 const (
-	QueueTurns = "whatsapp_turns"
-	QueueSends = "whatsapp_sends"
+	QueueInbound = "whatsapp_inbound"
+	QueueTurns   = "whatsapp_turns"
+	QueueSends   = "whatsapp_sends"
 )
 
-// Queues returns the channel's River queues: turns runs up to turnWorkers
-// agent turns at once, sends up to sendWorkers sends. Values below 1 mean 4
-// turns and 16 sends.
+// inboundWorkers is how many webhook bodies are stored at once, each in a
+// short transaction on its own database connection.
+const inboundWorkers = 8
+
+// inboundFetchCooldown is the shortest time between two fetches of inbound
+// jobs. River's default of 100ms lets a queue start at most MaxWorkers
+// jobs per 100ms, 80 a second here, fewer than a busy number's webhooks.
+const inboundFetchCooldown = 10 * time.Millisecond
+
+// Queues returns the channel's River queues: inbound stores up to 8
+// webhook bodies at once, turns runs up to turnWorkers agent turns at
+// once, sends up to sendWorkers sends. Values below 1 mean 4 turns and 16
+// sends. Inbound has a queue of its own, so the messages that arrive do
+// not wait behind slow turns to be stored.
 func Queues(turnWorkers, sendWorkers int) map[string]river.QueueConfig {
 	if turnWorkers < 1 {
 		turnWorkers = 4
@@ -66,8 +79,9 @@ func Queues(turnWorkers, sendWorkers int) map[string]river.QueueConfig {
 		sendWorkers = 16
 	}
 	return map[string]river.QueueConfig{
-		QueueTurns: {MaxWorkers: turnWorkers},
-		QueueSends: {MaxWorkers: sendWorkers},
+		QueueInbound: {MaxWorkers: inboundWorkers, FetchCooldown: inboundFetchCooldown},
+		QueueTurns:   {MaxWorkers: turnWorkers},
+		QueueSends:   {MaxWorkers: sendWorkers},
 	}
 }
 
@@ -86,8 +100,8 @@ type Config struct {
 
 	// MaxBodyBytes caps a webhook body. Defaults to 1 MiB.
 	MaxBodyBytes int64
-	// WebhookTimeout bounds the database work of one webhook. Defaults to
-	// 10s.
+	// WebhookTimeout bounds the database work of one webhook: queuing its
+	// body, and the inbound job that stores it. Defaults to 10s.
 	WebhookTimeout time.Duration
 	// TurnTimeout bounds one agent turn. Defaults to 2m.
 	TurnTimeout time.Duration
@@ -188,9 +202,13 @@ func New(cfg Config) *Channel {
 	}
 }
 
-// AddWorkers registers the channel's turn and send workers. The River
-// client built with workers must run the queues that Queues returns.
+// AddWorkers registers the channel's inbound, turn and send workers. The
+// River client built with workers must run the queues that Queues
+// returns.
 func (c *Channel) AddWorkers(workers *river.Workers) error {
+	if err := river.AddWorkerSafely(workers, &inboundWorker{ch: c}); err != nil {
+		return fmt.Errorf("register whatsapp inbound worker: %w", err)
+	}
 	if err := river.AddWorkerSafely(workers, &turnWorker{ch: c}); err != nil {
 		return fmt.Errorf("register whatsapp turn worker: %w", err)
 	}
@@ -200,12 +218,36 @@ func (c *Channel) AddWorkers(workers *river.Workers) error {
 	return nil
 }
 
-// Register mounts the webhook on mux. jobs queues the turn jobs, in the
-// transaction that stores the messages.
+// Register mounts the webhook on mux. jobs queues the inbound job of each
+// notification.
 func (c *Channel) Register(mux *http.ServeMux, jobs JobInserter) {
 	h := &webhook{ch: c, jobs: jobs}
 	mux.HandleFunc("GET /webhooks/whatsapp/{shop}", h.verify)
 	mux.HandleFunc("POST /webhooks/whatsapp/{shop}", h.receive)
+}
+
+// InboundArgs are the arguments of the job that stores one webhook
+// notification. The job row is the notification's durable record from the
+// moment Meta gets its 200.
+type InboundArgs struct {
+	ShopID int64 `json:"shop_id"`
+	// Body is the raw body whose signature the webhook checked, as text:
+	// JSON escapes such as \u0000 that a jsonb value cannot hold stay as
+	// they came.
+	Body string `json:"body"`
+	// ReceivedAt is when the webhook accepted the body. It replaces
+	// missing or future timestamps in the body.
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// Kind returns "whatsapp_inbound", the job kind River stores.
+func (InboundArgs) Kind() string { return "whatsapp_inbound" }
+
+// InsertOpts puts the job on QueueInbound. Redeliveries of a body are not
+// made unique here: storing a notification skips the wamids it has, so a
+// second job for the same body stores nothing new.
+func (InboundArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueInbound}
 }
 
 // TurnArgs are the arguments of the job that runs the agent's turn for one

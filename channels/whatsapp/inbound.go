@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,10 +40,10 @@ type batchCounts struct {
 }
 
 // storeNotification stores every message and status of a notification
-// within tx. Messages that do not decode, or are of types the channel does
-// not handle, are logged and skipped.
-func (c *Channel) storeNotification(ctx context.Context, tx pgx.Tx, jobs JobInserter, shop *salesagent.Shop, s *salesagent.WhatsAppSettings, n *webhookBody, counts *batchCounts) error {
-	now := c.cfg.Now()
+// within tx; now is when the webhook received it. Messages that do not
+// decode, or are of types the channel does not handle, are logged and
+// skipped.
+func (c *Channel) storeNotification(ctx context.Context, tx pgx.Tx, jobs JobInserter, shop *salesagent.Shop, s *salesagent.WhatsAppSettings, n *webhookBody, now time.Time, counts *batchCounts) error {
 	for _, entry := range n.Entry {
 		for _, change := range entry.Changes {
 			if change.Field != "messages" {
@@ -328,4 +329,70 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// inboundWorker stores the notification that one webhook queued.
+type inboundWorker struct {
+	river.WorkerDefaults[InboundArgs]
+	ch *Channel
+}
+
+// Timeout bounds the job's database work as it bounded the webhook's.
+func (w *inboundWorker) Timeout(*river.Job[InboundArgs]) time.Duration {
+	return w.ch.cfg.WebhookTimeout
+}
+
+// Work stores the notification's messages and statuses, and queues the
+// new messages' turn jobs, in one transaction. A failed attempt stores
+// nothing, and River tries the job again. Messages that are stored
+// already, as from a redelivered body, are skipped by their wamid.
+func (w *inboundWorker) Work(ctx context.Context, job *river.Job[InboundArgs]) error {
+	c := w.ch
+	args := job.Args
+	logger := c.log.With("shop_id", args.ShopID, "job_id", job.ID)
+
+	jobs, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return fmt.Errorf("whatsapp inbound job runs outside a River client: %w", err)
+	}
+	shop, err := c.db.ShopByID(ctx, args.ShopID)
+	if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
+		logger.WarnContext(ctx, "whatsapp notification dropped: its shop was deleted")
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	s, err := settings(shop)
+	if err != nil {
+		logger.WarnContext(ctx, "whatsapp notification dropped: the shop's WhatsApp settings were removed", "error", err)
+		return river.JobCancel(err)
+	}
+	var n webhookBody
+	if err := json.Unmarshal([]byte(args.Body), &n); err != nil {
+		// The webhook decoded the same body, so only a changed row gets here.
+		return river.JobCancel(fmt.Errorf("decode queued whatsapp notification: %w", err))
+	}
+	now := args.ReceivedAt
+	if now.IsZero() {
+		now = c.cfg.Now()
+	}
+
+	var counts batchCounts
+	err = c.db.InTx(ctx, func(tx pgx.Tx) error {
+		counts = batchCounts{}
+		return c.storeNotification(ctx, tx, jobs, shop, s, &n, now, &counts)
+	})
+	if err != nil {
+		return fmt.Errorf("store whatsapp notification: %w", err)
+	}
+	// Status notifications come up to three per message sent, so only new
+	// messages are logged at info.
+	level := slog.LevelDebug
+	if counts.stored > 0 {
+		level = slog.LevelInfo
+	}
+	logger.Log(ctx, level, "whatsapp webhook stored",
+		"messages", counts.stored, "duplicates", counts.duplicates, "statuses", counts.statuses, "ignored", counts.ignored)
+	return nil
 }

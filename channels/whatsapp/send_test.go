@@ -191,16 +191,20 @@ func TestStatusWebhooksUpdateRows(t *testing.T) {
 
 	first, second := sent[0].WAMID, sent[1].WAMID
 	b.deliver(t, status("delivered", first))
+	b.waitStored(t)
 	if s, _, _ := rowStatus(first); s != statusDelivered {
 		t.Errorf("after delivered: %s", s)
 	}
 	b.deliver(t, status("read", first))
+	b.waitStored(t)
 	b.deliver(t, status("delivered", first))
+	b.waitStored(t)
 	if s, _, _ := rowStatus(first); s != statusRead {
 		t.Errorf("after read and a late delivered: %s, want read", s)
 	}
 
 	b.deliver(t, status("failed", second))
+	b.waitStored(t)
 	s, code, title := rowStatus(second)
 	if s != statusFailed || code != 130472 || title != "User's number is part of an experiment" {
 		t.Errorf("after failed: %s %d %q, want failed with Meta's code and title", s, code, title)
@@ -210,6 +214,7 @@ func TestStatusWebhooksUpdateRows(t *testing.T) {
 
 	// A redelivered failure records nothing twice.
 	b.deliver(t, status("failed", second))
+	b.waitStored(t)
 	if n := countEvents(b.events(t, conv), EventSendFailed); n != 1 {
 		t.Errorf("%d failure events after a redelivered status, want 1", n)
 	}

@@ -327,6 +327,23 @@ func (b *bundle) waitIdle(t *testing.T) {
 	})
 }
 
+// waitStored waits until the shop has no unfinished inbound job, so every
+// acknowledged webhook's messages are stored, while their turns may still
+// be running.
+func (b *bundle) waitStored(t *testing.T) {
+	t.Helper()
+	waitFor(t, "the shop's webhooks to be stored", func() bool {
+		var n int
+		err := b.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
+			WHERE kind = $2 AND (args->>'shop_id')::bigint = $1 AND state NOT IN ('completed', 'discarded', 'cancelled')`,
+			b.shop.ID, InboundArgs{}.Kind()).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == 0
+	})
+}
+
 // count runs a count query with the shop's id as $1.
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -115,9 +114,10 @@ func (h *webhook) verify(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, challenge)
 }
 
-// receive checks the signature of a webhook notification, stores its
-// messages and statuses in one transaction, and responds with 200. The
-// agent's turns run later in River jobs, so Meta gets its response fast.
+// receive checks the signature of a webhook notification and that its
+// body is JSON, queues the body in one inbound job, and responds with 200.
+// The job stores the messages and statuses, and the agent's turns run in
+// jobs after that, so Meta gets its response after a single insert.
 func (h *webhook) receive(w http.ResponseWriter, r *http.Request) {
 	shop, s, cached, ok := h.shopSettings(w, r, true)
 	if !ok {
@@ -147,6 +147,9 @@ func (h *webhook) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// The inbound job decodes the body again. Decoding it here too rejects
+	// a body the job could never store, while the sender still gets the
+	// error.
 	var notification webhookBody
 	if err := json.Unmarshal(body, &notification); err != nil {
 		h.ch.log.WarnContext(r.Context(), "whatsapp webhook body is not JSON", "shop_id", shop.ID, "error", err)
@@ -156,26 +159,23 @@ func (h *webhook) receive(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.ch.cfg.WebhookTimeout)
 	defer cancel()
-	var counts batchCounts
+	args := InboundArgs{ShopID: shop.ID, Body: string(body), ReceivedAt: h.ch.cfg.Now().UTC()}
+	var jobID int64
 	err = h.ch.db.InTx(ctx, func(tx pgx.Tx) error {
-		counts = batchCounts{}
-		return h.ch.storeNotification(ctx, tx, h.jobs, shop, s, &notification, &counts)
+		res, err := h.jobs.InsertTx(ctx, tx, args, nil)
+		if err != nil {
+			return err
+		}
+		jobID = res.Job.ID
+		return nil
 	})
 	if err != nil {
-		// Meta redelivers the notification, and the stored wamids make the
-		// next delivery store each message once.
-		h.ch.log.ErrorContext(ctx, "store whatsapp webhook failed", "shop_id", shop.ID, "error", err)
-		http.Error(w, "storing the notification failed; it will be redelivered", http.StatusInternalServerError)
+		// Nothing is stored, and Meta redelivers the notification.
+		h.ch.log.ErrorContext(ctx, "queue whatsapp webhook failed", "shop_id", shop.ID, "error", err)
+		http.Error(w, "queuing the notification failed; it will be redelivered", http.StatusInternalServerError)
 		return
 	}
-	// Status notifications come up to three per message sent, so only new
-	// messages are logged at info.
-	level := slog.LevelDebug
-	if counts.stored > 0 {
-		level = slog.LevelInfo
-	}
-	h.ch.log.Log(ctx, level, "whatsapp webhook stored", "shop_id", shop.ID,
-		"messages", counts.stored, "duplicates", counts.duplicates, "statuses", counts.statuses, "ignored", counts.ignored)
+	h.ch.log.DebugContext(ctx, "whatsapp webhook queued", "shop_id", shop.ID, "job_id", jobID, "bytes", len(body))
 	w.WriteHeader(http.StatusOK)
 }
 

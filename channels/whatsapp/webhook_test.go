@@ -94,6 +94,7 @@ func TestWebhookAcceptsNewAppSecret(t *testing.T) {
 	if resp := b.post(t, old, sign(old, testAppSecret)); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("body signed with the replaced secret answered %d, want 401", resp.StatusCode)
 	}
+	b.waitStored(t)
 	if n := b.count(t, `SELECT count(*) FROM whatsapp_inbound WHERE shop_id = $1`); n != 2 {
 		t.Errorf("%d inbound rows stored, want 2", n)
 	}
@@ -136,9 +137,11 @@ func TestWebhookAnswersBeforeTurn(t *testing.T) {
 	blocking.fakeAgent = newFakeAgent(b.db)
 
 	b.deliver(t, textCapture(t, "Is the rain jacket waterproof?"))
+	b.waitStored(t)
 
-	// The webhook has responded while the turn cannot have finished,
-	// because the turn waits for release.
+	// The webhook has responded and its inbound job has stored the
+	// message, while the turn cannot have finished, because the turn
+	// waits for release.
 	select {
 	case <-blocking.finished:
 		t.Fatal("the turn finished before the webhook answered")
@@ -207,5 +210,51 @@ func TestRedeliveryStormRepliesOnce(t *testing.T) {
 	}
 	if n := b.count(t, `SELECT count(*) FROM conversations WHERE shop_id = $1`); n != 1 {
 		t.Errorf("%d conversations, want 1", n)
+	}
+}
+
+func TestWebhookStoredOnceAfterWorkersStart(t *testing.T) {
+	b := setup(t, options{})
+	ctx := context.Background()
+	fake := b.ch.cfg.Turns.(*fakeAgent)
+	if err := b.river.Stop(ctx); err != nil {
+		t.Fatalf("stop River client: %v", err)
+	}
+
+	// Meta gets its 200 for the body and for a redelivery of it while no
+	// job runs.
+	body := textCapture(t, "Do the trail runners come in size 44?")
+	b.deliver(t, body)
+	b.deliver(t, body)
+	if n := b.count(t, `SELECT count(*) FROM whatsapp_inbound WHERE shop_id = $1`); n != 0 {
+		t.Errorf("%d inbound rows stored with the workers stopped, want 0", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM river_job WHERE kind = $2 AND state = 'available' AND (args->>'shop_id')::bigint = $1`, InboundArgs{}.Kind()); n != 2 {
+		t.Errorf("%d inbound jobs waiting, want 2, one per acknowledged webhook", n)
+	}
+
+	if err := b.river.Start(ctx); err != nil {
+		t.Fatalf("start River client again: %v", err)
+	}
+	b.waitIdle(t)
+
+	if n := b.count(t, `SELECT count(*) FROM whatsapp_inbound WHERE shop_id = $1`); n != 1 {
+		t.Errorf("%d inbound rows, want 1", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM messages WHERE shop_id = $1 AND role = 'shopper'`); n != 1 {
+		t.Errorf("%d shopper messages, want 1", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM river_job WHERE kind = $2 AND state = 'completed' AND (args->>'shop_id')::bigint = $1`, InboundArgs{}.Kind()); n != 2 {
+		t.Errorf("%d inbound jobs completed, want 2", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM river_job WHERE kind = $2 AND (args->>'shop_id')::bigint = $1`, TurnArgs{}.Kind()); n != 1 {
+		t.Errorf("%d turn jobs queued, want 1", n)
+	}
+	if n := fake.callCount(); n != 1 {
+		t.Errorf("agent ran %d turns, want 1", n)
+	}
+	sent := b.graph.sent()
+	if len(sent) != 1 || !strings.Contains(bodyText(sent[0].Message), "trail runners") {
+		t.Fatalf("sent %+v, want the one reply", sent)
 	}
 }

@@ -235,13 +235,16 @@ func connectBenchWhatsApp(ctx context.Context, db *postgres.DB, shop *salesagent
 	return target, nil
 }
 
+// benchJobKinds are the kinds of the River jobs a benchmark webhook leads to.
+var benchJobKinds = []string{whatsapp.InboundArgs{}.Kind(), whatsapp.TurnArgs{}.Kind(), whatsapp.SendArgs{}.Kind()}
+
 // removeShopJobs deletes the River jobs of the benchmark shop, finished
 // or not, so no worker later takes a job whose shop is gone.
 func removeShopJobs(ctx context.Context, db *postgres.DB, shopID int64, logger *slog.Logger) {
 	deleteCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	_, err := db.Pool.Exec(deleteCtx, `DELETE FROM river_job WHERE kind = ANY($1) AND args->>'shop_id' = $2`,
-		[]string{whatsapp.TurnArgs{}.Kind(), whatsapp.SendArgs{}.Kind()}, strconv.FormatInt(shopID, 10))
+		benchJobKinds, strconv.FormatInt(shopID, 10))
 	if err != nil {
 		logger.Error("delete benchmark jobs failed; delete them by hand", "shop_id", shopID, "error", err)
 	}
@@ -405,12 +408,15 @@ func (r *webhookRun) accepted() int {
 
 // jobCounts are the benchmark shop's River jobs by kind and state.
 type jobCounts struct {
-	TurnsCompleted int `json:"turns_completed"`
-	TurnsPending   int `json:"turns_pending"`
-	TurnsFailed    int `json:"turns_failed"`
-	SendsCompleted int `json:"sends_completed"`
-	SendsPending   int `json:"sends_pending"`
-	SendsFailed    int `json:"sends_failed"`
+	InboundCompleted int `json:"inbound_completed"`
+	InboundPending   int `json:"inbound_pending"`
+	InboundFailed    int `json:"inbound_failed"`
+	TurnsCompleted   int `json:"turns_completed"`
+	TurnsPending     int `json:"turns_pending"`
+	TurnsFailed      int `json:"turns_failed"`
+	SendsCompleted   int `json:"sends_completed"`
+	SendsPending     int `json:"sends_pending"`
+	SendsFailed      int `json:"sends_failed"`
 	// WaitedSeconds is the time from the end of sending until every job
 	// had finished, or the grace period if some had not.
 	WaitedSeconds float64 `json:"waited_seconds"`
@@ -427,7 +433,7 @@ func waitForJobs(ctx context.Context, db *postgres.DB, shopID int64, accepted in
 			return counts, err
 		}
 		counts.WaitedSeconds = time.Since(start).Seconds()
-		finished := counts.TurnsPending == 0 && counts.SendsPending == 0 && counts.TurnsCompleted+counts.TurnsFailed >= accepted
+		finished := counts.InboundPending == 0 && counts.TurnsPending == 0 && counts.SendsPending == 0 && counts.TurnsCompleted+counts.TurnsFailed >= accepted
 		if finished || !time.Now().Before(deadline) || ctx.Err() != nil {
 			return counts, nil
 		}
@@ -439,7 +445,7 @@ func countJobs(ctx context.Context, db *postgres.DB, shopID int64) (jobCounts, e
 	var c jobCounts
 	rows, err := db.Pool.Query(ctx, `SELECT kind, state::text, count(*) FROM river_job
 		WHERE kind = ANY($1) AND args->>'shop_id' = $2 GROUP BY kind, state`,
-		[]string{whatsapp.TurnArgs{}.Kind(), whatsapp.SendArgs{}.Kind()}, strconv.FormatInt(shopID, 10))
+		benchJobKinds, strconv.FormatInt(shopID, 10))
 	if err != nil {
 		return c, fmt.Errorf("count benchmark jobs: %w", err)
 	}
@@ -451,7 +457,10 @@ func countJobs(ctx context.Context, db *postgres.DB, shopID int64) (jobCounts, e
 			return c, fmt.Errorf("count benchmark jobs: %w", err)
 		}
 		completed, pending, failed := &c.SendsCompleted, &c.SendsPending, &c.SendsFailed
-		if kind == (whatsapp.TurnArgs{}).Kind() {
+		switch kind {
+		case whatsapp.InboundArgs{}.Kind():
+			completed, pending, failed = &c.InboundCompleted, &c.InboundPending, &c.InboundFailed
+		case whatsapp.TurnArgs{}.Kind():
 			completed, pending, failed = &c.TurnsCompleted, &c.TurnsPending, &c.TurnsFailed
 		}
 		switch state {
@@ -506,6 +515,7 @@ func (r webhookReport) write(w io.Writer) {
 	fmt.Fprintf(w, "statuses             %s\n", errorCounts(r.Statuses))
 	summaryLine(w, "ack", r.Ack)
 	j := r.Jobs
+	fmt.Fprintf(w, "inbound jobs         %d completed, %d not finished, %d failed\n", j.InboundCompleted, j.InboundPending, j.InboundFailed)
 	fmt.Fprintf(w, "turn jobs            %d completed, %d not finished, %d failed\n", j.TurnsCompleted, j.TurnsPending, j.TurnsFailed)
 	fmt.Fprintf(w, "send jobs            %d completed, %d not finished, %d failed\n", j.SendsCompleted, j.SendsPending, j.SendsFailed)
 	fmt.Fprintf(w, "fake Graph API       %d messages received\n", r.GraphSends)

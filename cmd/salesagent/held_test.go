@@ -32,7 +32,9 @@ func TestHeldConversationEndsTurnWithoutReply(t *testing.T) {
 	if _, err := client.Send(ctx, "How much is express shipping?"); err != nil {
 		t.Fatal(err)
 	}
-	waitFrame(t, ctx, client, func(f web.ServerFrame) bool { return f.Type == web.FrameMessage && f.Message != nil && f.Message.Role == "agent" })
+	waitFrame(t, ctx, client, func(f web.ServerFrame) bool {
+		return f.Type == web.FrameMessage && f.Message != nil && f.Message.Role == "agent"
+	})
 
 	var convID int64
 	if err := db.Pool.QueryRow(ctx, `SELECT id FROM conversations WHERE shop_id = $1 ORDER BY id DESC LIMIT 1`, shop.ID).Scan(&convID); err != nil {

@@ -319,16 +319,6 @@ func TestWhatsAppWebhookThroughServe(t *testing.T) {
 		t.Fatalf("signed webhook = %d, want 200", status)
 	}
 
-	var stored int
-	err = openDB(t).Pool.QueryRow(context.Background(), `SELECT count(*) FROM messages m JOIN shops s ON s.id = m.shop_id
-		WHERE s.slug = 'shop-wa' AND m.role = 'shopper' AND m.body = 'How much is express shipping?'`).Scan(&stored)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stored != 1 {
-		t.Errorf("stored %d shopper messages from the signed webhook, want 1", stored)
-	}
-
 	// The turn and the send run as jobs; the reply reaches the fake Graph API.
 	for deadline := time.Now().Add(15 * time.Second); graphSends.Load() == before && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
@@ -347,5 +337,17 @@ func TestWhatsAppWebhookThroughServe(t *testing.T) {
 		}
 		rows.Close()
 		t.Errorf("no reply was sent to the Graph API within 15s; jobs:\n%s", strings.Join(jobs, "\n"))
+	}
+
+	// An inbound job stores the message after the 200, and the reply
+	// above comes after it.
+	var stored int
+	err = openDB(t).Pool.QueryRow(context.Background(), `SELECT count(*) FROM messages m JOIN shops s ON s.id = m.shop_id
+		WHERE s.slug = 'shop-wa' AND m.role = 'shopper' AND m.body = 'How much is express shipping?'`).Scan(&stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != 1 {
+		t.Errorf("stored %d shopper messages from the signed webhook, want 1", stored)
 	}
 }
