@@ -129,21 +129,6 @@ func TestProductChunksHashChangesWithText(t *testing.T) {
 	}
 }
 
-func TestOrQuery(t *testing.T) {
-	cases := map[string]string{
-		"rain jacket":              "(rain | jacket)",
-		`"rain jacket" or -cotton`: "(rain | jacket) & !cotton",
-		"t-shirt & 'quoted' (x)":   "(t | shirt | quoted | x)",
-		"-only":                    "",
-		"!!! ???":                  "",
-	}
-	for input, want := range cases {
-		if got := orQuery(input); got != want {
-			t.Errorf("orQuery(%q) = %q, want %q", input, got, want)
-		}
-	}
-}
-
 func TestBM25Ranking(t *testing.T) {
 	bm := NewBM25([]string{
 		"red cotton shirt",

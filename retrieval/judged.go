@@ -74,6 +74,10 @@ type ReadOptions struct {
 	// Every keeps the judgements of every n-th query, counted in order of
 	// first appearance; 0 and 1 keep all.
 	Every int
+	// Offset picks which of each Every queries are kept, from 0 (the
+	// first, third, ... with Every 2) to Every - 1 (the second, fourth,
+	// ... with Offset 1), so that two runs can score disjoint halves.
+	Offset int
 	// AllProducts adds the products of queries that Every skipped to the
 	// corpus too, so the sample is ranked against the whole catalog.
 	AllProducts bool
@@ -117,7 +121,7 @@ func (c *JudgedCorpus) ReadJudged(name string, r io.Reader, opts ReadOptions) (*
 		if _, ok := queryIndex[row.query]; !ok {
 			queryIndex[row.query] = len(queryIndex)
 		}
-		sampled := queryIndex[row.query]%every == 0
+		sampled := queryIndex[row.query]%every == opts.Offset%every
 		if !sampled && !opts.AllProducts {
 			continue
 		}

@@ -98,6 +98,15 @@ func TestReadJudgedSampling(t *testing.T) {
 		t.Errorf("%d products without AllProducts, want the 3 of the kept queries", len(sampled.Products))
 	}
 
+	var other retrieval.JudgedCorpus
+	rest, err := other.ReadJudged("cf.csv", strings.NewReader(crowdFlowerSample), retrieval.ReadOptions{Every: 2, Offset: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rest.Queries, "|"); got != "wool socks" {
+		t.Errorf("queries of every second from offset 1 = %q, want the one offset 0 leaves out", got)
+	}
+
 	var all retrieval.JudgedCorpus
 	if _, err := all.ReadJudged("cf.csv", strings.NewReader(crowdFlowerSample), retrieval.ReadOptions{Every: 2, AllProducts: true}); err != nil {
 		t.Fatal(err)

@@ -135,6 +135,7 @@ func TestEvalRetrievalRejects(t *testing.T) {
 		"missing file":   {[]string{"eval", "retrieval", filepath.Join(dir, "none.csv")}, "none.csv"},
 		"depth too low":  {[]string{"eval", "retrieval", "--depth", "5", unknown}, "invalid --depth 5"},
 		"every zero":     {[]string{"eval", "retrieval", "--every", "0", unknown}, "invalid --every 0"},
+		"offset too big": {[]string{"eval", "retrieval", "--every", "2", "--offset", "2", unknown}, "invalid --offset 2"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
