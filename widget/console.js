@@ -355,7 +355,17 @@
   }
 
   $("claim").addEventListener("click", function () { act("/claim").catch(function () {}); });
-  $("handback").addEventListener("click", function () { act("/handback").catch(function () {}); });
+  $("handback").addEventListener("click", function () {
+    // The agent answers the shopper's next message, not one already sent,
+    // so an unanswered question would be left without a reply.
+    var shown = ((state.detail && state.detail.messages) || []).filter(function (m) { return !m.internal; });
+    var last = shown[shown.length - 1];
+    if (last && last.role === "shopper" &&
+        !confirm("The shopper's last message has no answer yet, and the agent only answers new messages. Hand back anyway?")) {
+      return;
+    }
+    act("/handback").catch(function () {});
+  });
   $("resolve").addEventListener("click", function () { act("/resolve").catch(function () {}); });
 
   function send(path) {
