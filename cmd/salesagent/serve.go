@@ -210,6 +210,7 @@ func (a *App) printShops(ctx context.Context, w io.Writer, publicURL string) err
 	for _, shop := range shops {
 		fmt.Fprintf(w, "Shop %q: open %s/shop/%s\n", shop.Name, publicURL, shop.Slug)
 	}
+	fmt.Fprintf(w, "Operator console: %s/console/ (add an operator with salesagent operator add)\n", publicURL)
 	return nil
 }
 

@@ -92,6 +92,9 @@ func TestServeLifecycle(t *testing.T) {
 	if !strings.Contains(stdout.String(), base+"/shop/demo-serve") {
 		t.Errorf("serve did not print the shop page URL:\n%s", stdout.String())
 	}
+	if !strings.Contains(stdout.String(), base+"/console/") {
+		t.Errorf("serve did not print the console URL:\n%s", stdout.String())
+	}
 	if status, body := get(t, base+"/readyz"); status != http.StatusOK || !strings.Contains(body, "ready") {
 		t.Errorf("/readyz = %d %q, want 200 ready", status, body)
 	}
