@@ -44,8 +44,9 @@ type ShopSettings struct {
 	// WhatsApp connects the shop to a WhatsApp Business number on the
 	// Meta Cloud API. Nil means the shop has no WhatsApp channel.
 	WhatsApp *WhatsAppSettings `json:"whatsapp,omitempty"`
-	// HandoffWebhook, when set, is told each time a conversation starts
-	// waiting for a person, as for a chat tool or an automation.
+	// HandoffWebhook, when set, receives a notification each time a
+	// conversation starts waiting for a person, as for a chat tool or an
+	// automation.
 	HandoffWebhook *HandoffWebhookSettings `json:"handoff_webhook,omitempty"`
 }
 

@@ -12,12 +12,12 @@ import (
 // shopper's behalf before the operator chose to send anything.
 var draftRegistry = NewRegistry(searchProductsTool, sendSizeGuideTool, orderStatusTool)
 
-// discardEmitter drops a draft's stream, which nobody watches.
+// discardEmitter drops a draft's stream, since no client reads it.
 type discardEmitter struct{}
 
 func (discardEmitter) Emit(context.Context, StreamEvent) error { return nil }
 
-// Draft writes the agent's answer to the conversation's latest shopper
+// Draft writes the agent's reply to the conversation's latest shopper
 // message for an operator to edit and send. It stores nothing, records no
 // event and runs only the tools that read, so the shopper sees nothing
 // until the operator sends a reply. It uses the shop's brain, and the
@@ -40,7 +40,7 @@ func (s *Service) Draft(ctx context.Context, shop *salesagent.Shop, convID int64
 		}
 	}
 	if question.Seq == 0 {
-		return nil, "", salesagent.Errorf(salesagent.EINVALID, "conversation %d has no shopper message to answer: write the reply yourself", convID)
+		return nil, "", salesagent.Errorf(salesagent.EINVALID, "conversation %d has no shopper message to reply to: write the reply yourself", convID)
 	}
 
 	turn, err := s.prepareTurn(ctx, logger, shop, conv, question, PageContext{})

@@ -12,7 +12,7 @@ func TestDraftAnswersWithoutSideEffects(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 
-	// Without a shopper message there is nothing to answer.
+	// Without a shopper message there is nothing to reply to.
 	if _, _, err := b.service.Draft(ctx, b.shop, b.conv.ID); salesagent.ErrorCode(err) != salesagent.EINVALID {
 		t.Fatalf("draft of an empty conversation: %v, want EINVALID", err)
 	}

@@ -22,8 +22,8 @@ var (
 func newMemo[V any](size int) *lru.Cache[string, V] {
 	cache, err := lru.New[string, V](size)
 	if err != nil {
-		// lru.New (golang-lru v2.0.7) fails only for a size below 1, a
-		// programming error.
+		// lru.New fails only for a size below 1, and the sizes above are
+		// constants, so this is a programming error.
 		panic(err)
 	}
 	return cache

@@ -76,7 +76,7 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 }
 
-// Drafter writes the agent's answer to a conversation's latest shopper
+// Drafter writes the agent's reply to a conversation's latest shopper
 // message without sending or storing it. *agent.Service implements it.
 type Drafter interface {
 	Draft(ctx context.Context, shop *salesagent.Shop, convID int64) (*agent.Reply, string, error)
@@ -200,7 +200,7 @@ func (c *Console) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	var body errorBody
 	body.Error.Code = code
 	body.Error.Message = salesagent.ErrorMessage(err)
-	writeJSON(w, httpStatus(code), body)
+	writeJSON(w, salesagent.HTTPStatus(code), body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -252,27 +252,4 @@ func jsonKind(kind string) string {
 		return "object"
 	}
 	return "number"
-}
-
-// httpStatus maps an application error code to its HTTP status.
-func httpStatus(code string) int {
-	switch code {
-	case salesagent.EINVALID:
-		return http.StatusBadRequest
-	case salesagent.ENOTFOUND:
-		return http.StatusNotFound
-	case salesagent.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case salesagent.EFORBIDDEN:
-		return http.StatusForbidden
-	case salesagent.ECONFLICT:
-		return http.StatusConflict
-	case salesagent.ERATELIMITED:
-		return http.StatusTooManyRequests
-	case salesagent.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case salesagent.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }

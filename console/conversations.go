@@ -337,7 +337,7 @@ func (c *Console) handleResolve(w http.ResponseWriter, r *http.Request, s *postg
 // language model.
 const draftTimeout = 60 * time.Second
 
-// handleDraft returns the agent's suggested answer to the conversation's
+// handleDraft returns the agent's suggested reply to the conversation's
 // latest shopper message, for the operator to edit and send. Nothing is
 // stored or sent.
 func (c *Console) handleDraft(w http.ResponseWriter, r *http.Request, s *postgres.OperatorSession) {

@@ -256,7 +256,7 @@ func TestEventsResyncAfterListenerLoss(t *testing.T) {
 	}
 
 	// A change made while no listener runs is not announced to the
-	// stream; the resync after reconnecting tells the console to reload.
+	// stream, so the resync after reconnecting makes the console reload.
 	actor := newClient(t, f.srv.URL)
 	actor.login(f.shop.Slug, "dana@example.com", testPassword)
 	actor.expect(http.StatusOK, "POST", fmt.Sprintf("/console/api/conversations/%d/claim", conv.ID), nil, nil)

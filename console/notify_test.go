@@ -21,7 +21,7 @@ import (
 	"github.com/salesagent/salesagent/postgres"
 )
 
-// receiver is a loopback handoff webhook that answers with the statuses
+// receiver is a loopback handoff webhook that responds with the statuses
 // given, in turn, then 200.
 type receiver struct {
 	srv *httptest.Server

@@ -180,10 +180,10 @@ func TestAdminTakesOverHeldConversation(t *testing.T) {
 	}
 
 	// Eli no longer holds it, so Eli's reply is refused and Dana's goes in.
-	var refused apiError
-	eli.expect(http.StatusForbidden, "POST", path+"/reply", map[string]string{"text": "still here"}, &refused)
-	if !strings.Contains(refused.Error.Message, "only they can reply") {
-		t.Errorf("reply by the former holder: %q, want it to say only the holder can reply", refused.Error.Message)
+	var rejected apiError
+	eli.expect(http.StatusForbidden, "POST", path+"/reply", map[string]string{"text": "still here"}, &rejected)
+	if !strings.Contains(rejected.Error.Message, "only they can reply") {
+		t.Errorf("reply by the former holder: %q, want it to say only the holder can reply", rejected.Error.Message)
 	}
 	dana.expect(http.StatusCreated, "POST", path+"/reply", map[string]string{"text": "Dana here, I'll help."}, nil)
 	if got := f.eventsOf(t, conv.ID); strings.Join(got, ",") != "escalated,operator_claimed,operator_claimed" {
@@ -191,7 +191,7 @@ func TestAdminTakesOverHeldConversation(t *testing.T) {
 	}
 }
 
-// fakeDrafter answers every draft with the conversation id it was asked for.
+// fakeDrafter returns a draft naming the conversation id it received.
 type fakeDrafter struct{}
 
 func (fakeDrafter) Draft(_ context.Context, shop *salesagent.Shop, convID int64) (*agent.Reply, string, error) {

@@ -85,25 +85,14 @@ func (db *DB) ClaimConversation(ctx context.Context, op *Operator, id int64, not
 			}
 			from = conv.OwnerOperatorID
 		}
-		if _, err := tx.Exec(ctx, `UPDATE conversations SET status = 'operator', owner_operator_id = $3, updated_at = now()
-			WHERE shop_id = $1 AND id = $2`, op.ShopID, id, op.ID); err != nil {
-			return fmt.Errorf("set owner: %w", err)
-		}
-		conv.Status, conv.OwnerOperatorID = salesagent.StatusOperator, &op.ID
 		data := map[string]any{"operator_id": op.ID}
 		if from != nil {
 			data["from_operator_id"] = *from
 		}
-		if err := recordHandoff(ctx, tx, conv, salesagent.EventOperatorClaimed, data); err != nil {
-			return err
-		}
-		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
-			ConversationID: id, Role: salesagent.RoleSystem, Body: notice, OperatorID: op.ID,
-		})
-		if err != nil {
-			return err
-		}
-		return after.run(ctx, tx, conv, stored)
+		stored, err = moveConversation(ctx, tx, op, conv, handoffStep{
+			status: salesagent.StatusOperator, owner: &op.ID, event: salesagent.EventOperatorClaimed, data: data, notice: notice,
+		}, after)
+		return err
 	})
 	if err != nil {
 		return nil, salesagent.Message{}, fmt.Errorf("claim conversation %d: %w", id, err)
@@ -119,6 +108,38 @@ func lockConversation(ctx context.Context, tx pgx.Tx, shopID, id int64) (*salesa
 		return nil, translate(err, fmt.Sprintf("conversation %d", id))
 	}
 	return conv, nil
+}
+
+// handoffStep is one move of a conversation between the agent and the
+// operators: its new status and owner (nil for none), the event recorded
+// with data, and notice, the public system message the shopper sees.
+type handoffStep struct {
+	status string
+	owner  *int64
+	event  string
+	data   map[string]any
+	notice string
+}
+
+// moveConversation applies step to conv, whose row tx has locked, in the
+// order every handoff needs: status and owner, the event, the notice, then
+// after with the stored notice.
+func moveConversation(ctx context.Context, tx pgx.Tx, op *Operator, conv *salesagent.Conversation, step handoffStep, after AfterStore) (salesagent.Message, error) {
+	if _, err := tx.Exec(ctx, `UPDATE conversations SET status = $3, owner_operator_id = $4, updated_at = now()
+		WHERE shop_id = $1 AND id = $2`, conv.ShopID, conv.ID, step.status, step.owner); err != nil {
+		return salesagent.Message{}, fmt.Errorf("set status %s: %w", step.status, err)
+	}
+	conv.Status, conv.OwnerOperatorID = step.status, step.owner
+	if err := recordHandoff(ctx, tx, conv, step.event, step.data); err != nil {
+		return salesagent.Message{}, err
+	}
+	stored, _, err := appendMessage(ctx, tx, conv.ShopID, salesagent.Message{
+		ConversationID: conv.ID, Role: salesagent.RoleSystem, Body: step.notice, OperatorID: op.ID,
+	})
+	if err != nil {
+		return salesagent.Message{}, err
+	}
+	return stored, after.run(ctx, tx, conv, stored)
 }
 
 // recordHandoff appends an event of a handoff step to the conversation's
@@ -178,20 +199,10 @@ func (db *DB) HandBackConversation(ctx context.Context, op *Operator, id int64, 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE conversations SET status = 'open', owner_operator_id = NULL, updated_at = now()
-			WHERE shop_id = $1 AND id = $2`, op.ShopID, id); err != nil {
-			return fmt.Errorf("set status: %w", err)
-		}
-		if err := recordHandoff(ctx, tx, conv, salesagent.EventHandedBack, map[string]any{"operator_id": op.ID}); err != nil {
-			return err
-		}
-		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
-			ConversationID: id, Role: salesagent.RoleSystem, Body: notice, OperatorID: op.ID,
-		})
-		if err != nil {
-			return err
-		}
-		return after.run(ctx, tx, conv, stored)
+		stored, err = moveConversation(ctx, tx, op, conv, handoffStep{
+			status: salesagent.StatusOpen, event: salesagent.EventHandedBack, data: map[string]any{"operator_id": op.ID}, notice: notice,
+		}, after)
+		return err
 	})
 	if err != nil {
 		return salesagent.Message{}, fmt.Errorf("hand back conversation %d: %w", id, err)
@@ -202,8 +213,8 @@ func (db *DB) HandBackConversation(ctx context.Context, op *Operator, id int64, 
 // ResolveConversation closes the conversation (status resolved, no owner)
 // and stores notice, a public system message, unless it was resolved
 // already. A conversation that an operator holds can be resolved by that
-// operator or a shop admin; any operator of the shop may resolve one that
-// nobody holds. It returns the stored notice, or a zero Message.
+// operator or a shop admin. Any operator of the shop may resolve one that
+// no operator holds. It returns the stored notice, or a zero Message.
 func (db *DB) ResolveConversation(ctx context.Context, op *Operator, id int64, notice string, after AfterStore) (salesagent.Message, error) {
 	var stored salesagent.Message
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
@@ -217,20 +228,11 @@ func (db *DB) ResolveConversation(ctx context.Context, op *Operator, id int64, n
 		if conv.Status == salesagent.StatusOperator && conv.OwnerOperatorID != nil && *conv.OwnerOperatorID != op.ID && op.Role != OperatorRoleAdmin {
 			return salesagent.Errorf(salesagent.EFORBIDDEN, "conversation %d is held by another operator: only they or a shop admin can resolve it", id)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE conversations SET status = 'resolved', owner_operator_id = NULL, updated_at = now()
-			WHERE shop_id = $1 AND id = $2`, op.ShopID, id); err != nil {
-			return fmt.Errorf("set status: %w", err)
-		}
-		if err := recordHandoff(ctx, tx, conv, salesagent.EventResolved, map[string]any{"operator_id": op.ID, "from_status": conv.Status}); err != nil {
-			return err
-		}
-		stored, _, err = appendMessage(ctx, tx, op.ShopID, salesagent.Message{
-			ConversationID: id, Role: salesagent.RoleSystem, Body: notice, OperatorID: op.ID,
-		})
-		if err != nil {
-			return err
-		}
-		return after.run(ctx, tx, conv, stored)
+		stored, err = moveConversation(ctx, tx, op, conv, handoffStep{
+			status: salesagent.StatusResolved, event: salesagent.EventResolved,
+			data: map[string]any{"operator_id": op.ID, "from_status": conv.Status}, notice: notice,
+		}, after)
+		return err
 	})
 	if err != nil {
 		return salesagent.Message{}, fmt.Errorf("resolve conversation %d: %w", id, err)

@@ -97,10 +97,10 @@ func (db *DB) ListOperators(ctx context.Context, shopID int64) ([]*Operator, err
 }
 
 // DeleteOperator removes one of the shop's operators with their sessions.
-// Conversations they held go back to the queue (status escalated), since
-// nobody would answer them otherwise: each gets notice, a public system
-// message run through after, and the escalation hook. Removing the shop's
-// last admin is an ECONFLICT error.
+// Conversations they held go back to the queue (status escalated), so
+// that another operator replies to them. Each gets notice, a public system
+// message passed through after, and the escalation hook. Removing the
+// shop's last admin is an ECONFLICT error.
 func (db *DB) DeleteOperator(ctx context.Context, shopID, id int64, notice string, after AfterStore) error {
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
 		// Locking the shop's admins serialises concurrent removals.
@@ -143,8 +143,8 @@ func (db *DB) DeleteOperator(ctx context.Context, shopID, id int64, notice strin
 	return nil
 }
 
-// requeue tells the shopper of a conversation put back in the queue, and
-// runs the escalation hook for it.
+// requeue stores notice in a conversation put back in the queue and runs
+// the escalation hook for it.
 func (db *DB) requeue(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversation, notice string, after AfterStore) error {
 	stored, _, err := appendMessage(ctx, tx, conv.ShopID, salesagent.Message{
 		ConversationID: conv.ID, Role: salesagent.RoleSystem, Body: notice,
@@ -161,7 +161,8 @@ func (db *DB) requeue(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversat
 	return db.OnEscalate(ctx, tx, Escalation{ShopID: conv.ShopID, ConversationID: conv.ID, Reason: "the operator who held it was removed"})
 }
 
-// OperatorChange is what UpdateOperator changes; nil fields stay.
+// OperatorChange is the set of changes UpdateOperator applies. Nil fields
+// stay as they are.
 type OperatorChange struct {
 	Role         *string
 	PasswordHash *string

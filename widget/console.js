@@ -171,6 +171,7 @@
     if (!tick) { lastQueue = data; loadedAt = Date.now(); }
     var elapsed = Math.floor((Date.now() - loadedAt) / 1000);
     queued = {};
+
     var list = $("queue-list");
     clear(list);
     var items = data.conversations || [];
@@ -179,6 +180,7 @@
     document.title = (waitingCount ? "(" + waitingCount + ") " : "") + "salesagent console";
     $("queue-empty").hidden = items.length > 0;
     $("queue-empty").textContent = "Nobody is waiting for a person.";
+
     items.forEach(function (item) {
       queued[item.id] = true;
       var li = el("li", "queue-item" + (item.id === state.current ? " current" : ""));
@@ -358,8 +360,8 @@
   $("handback").addEventListener("click", function () {
     // The agent answers the shopper's next message, not one already sent,
     // so an unanswered question would be left without a reply.
-    var shown = ((state.detail && state.detail.messages) || []).filter(function (m) { return !m.internal; });
-    var last = shown[shown.length - 1];
+    var publicMessages = ((state.detail && state.detail.messages) || []).filter(function (m) { return !m.internal; });
+    var last = publicMessages[publicMessages.length - 1];
     if (last && last.role === "shopper" &&
         !confirm("The shopper's last message has no answer yet, and the agent only answers new messages. Hand back anyway?")) {
       return;

@@ -85,7 +85,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // renderError shows err as an error page with the status of its code.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, shop *salesagent.Shop, err error) {
 	code := salesagent.ErrorCode(err)
-	status := httpStatus(code)
+	status := salesagent.HTTPStatus(code)
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "shop page failed", "path", r.URL.Path, "error", err)
 	}
@@ -95,29 +95,6 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, shop *sales
 		Nonce:   newNonce(),
 		Content: salesagent.ErrorMessage(err),
 	})
-}
-
-// httpStatus maps an application error code to its HTTP status.
-func httpStatus(code string) int {
-	switch code {
-	case salesagent.EINVALID:
-		return http.StatusBadRequest
-	case salesagent.ENOTFOUND:
-		return http.StatusNotFound
-	case salesagent.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case salesagent.EFORBIDDEN:
-		return http.StatusForbidden
-	case salesagent.ECONFLICT:
-		return http.StatusConflict
-	case salesagent.ERATELIMITED:
-		return http.StatusTooManyRequests
-	case salesagent.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case salesagent.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }
 
 func newNonce() string {
@@ -452,7 +429,7 @@ func (s *Server) handleWidgetInfo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
-		status := httpStatus(salesagent.ErrorCode(err))
+		status := salesagent.HTTPStatus(salesagent.ErrorCode(err))
 		if status >= 500 {
 			s.log.ErrorContext(r.Context(), "widget info failed", "error", err)
 		}

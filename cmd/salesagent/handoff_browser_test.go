@@ -125,10 +125,10 @@ func operatorWrites(text, button string) chromedp.Action[chromedp.Void] {
 
 // TestBrowserHandoffAcrossProcesses has a shopper on server process A and
 // an operator on server process B, in two browser contexts. The shopper
-// asks for a person; the operator sees the conversation arrive in the
+// requests a person. The operator sees the conversation arrive in the
 // queue, claims it, replies, writes a note and hands it back. The shopper
-// sees each step in order and never the note; the agent stays silent
-// while the operator holds the conversation and answers after hand-back.
+// sees each step in order and never the note. The agent stays silent
+// while the operator holds the conversation and replies after hand-back.
 func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 	ingestPaths(t, "demo-handoff", demoShopDir(t))
 	t.Setenv("TEST_OPERATOR_PASSWORD", "handoff-browser-test")
@@ -160,7 +160,7 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 		t.Fatalf("queue has %d conversations before the shopper asked, want 0", n)
 	}
 
-	// The shopper asks for a person on A.
+	// The shopper requests a person on A.
 	err = chromedp.Do(shopper,
 		chromedp.Navigate(serverA+"/shop/demo-handoff/products/ridgeline-rain-jacket"),
 		browsertest.Poll(browsertest.WidgetMounted),
@@ -212,7 +212,7 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The agent suggests an answer from the shop's facts; Ana writes her
+	// The agent suggests a reply from the shop's facts, and Ana writes her
 	// own instead.
 	err = chromedp.Do(operator,
 		browsertest.Poll(consoleHas("shopper", "express shipping")),
@@ -236,8 +236,8 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 	// Time for a turn the agent might wrongly have taken.
 	time.Sleep(1500 * time.Millisecond)
 
-	// Hand back: the shopper sees the assistant return, and the agent
-	// answers the next question.
+	// Hand back: the assistant's return is shown to the shopper, and the
+	// agent replies to the next question.
 	if err := chromedp.Do(operator,
 		chromedp.Click(chromedp.CSS("#handback")),
 		browsertest.Poll(`document.getElementById("conversation-status").textContent === "The agent is answering"`),
@@ -254,8 +254,8 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 	}
 
 	// The shopper saw every step in order, and never the note.
-	shown := browsertest.Eval[[]string](t, shopper, widgetTexts)
-	joined := strings.Join(shown, "\n")
+	widgetLines := browsertest.Eval[[]string](t, shopper, widgetTexts)
+	joined := strings.Join(widgetLines, "\n")
 	if strings.Contains(joined, "INTERNAL") {
 		t.Errorf("the shopper's widget shows the internal note:\n%s", joined)
 	}
@@ -270,7 +270,7 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 		"agent: ",
 	}
 	at := 0
-	for _, line := range shown {
+	for _, line := range widgetLines {
 		if at < len(order) && strings.HasPrefix(line, order[at]) {
 			at++
 		}
@@ -278,16 +278,16 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 	if at != len(order) {
 		t.Errorf("widget shows the steps out of order or misses %q:\n%s", order[at], joined)
 	}
-	// Between Ana joining and the assistant's return, nobody but Ana and
-	// the shopper spoke.
-	held := false
-	for _, line := range shown {
+	// Between Ana joining and the assistant's return, only Ana and the
+	// shopper wrote.
+	heldByAna := false
+	for _, line := range widgetLines {
 		switch {
 		case strings.HasPrefix(line, "system: Ana joined"):
-			held = true
+			heldByAna = true
 		case strings.HasPrefix(line, "system: The assistant is back"):
-			held = false
-		case held && strings.HasPrefix(line, "agent: "):
+			heldByAna = false
+		case heldByAna && strings.HasPrefix(line, "agent: "):
 			t.Errorf("the agent answered while Ana held the conversation: %q\n%s", line, joined)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 // TestHandoffWebhookThroughServe sets a shop's handoff webhook with the
-// shop command, asks the running server's agent for a person over the
+// shop command, requests a person from the running server's agent over the
 // widget's WebSocket, and waits for the signed notification.
 func TestHandoffWebhookThroughServe(t *testing.T) {
 	type delivery struct {

@@ -12,7 +12,7 @@ import (
 
 // TestHeldConversationEndsTurnWithoutReply checks that a shopper writing
 // while an operator holds the conversation gets a held frame in place of an
-// agent answer, so clients such as salesagent chat stop waiting.
+// agent reply, so clients such as salesagent chat stop waiting.
 func TestHeldConversationEndsTurnWithoutReply(t *testing.T) {
 	ingestPaths(t, "shop-held", demoShopDir(t))
 	server := startServer(t)
