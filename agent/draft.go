@@ -43,7 +43,7 @@ func (s *Service) Draft(ctx context.Context, shop *salesagent.Shop, convID int64
 		return nil, "", salesagent.Errorf(salesagent.EINVALID, "conversation %d has no shopper message to reply to: write the reply yourself", convID)
 	}
 
-	turn, err := s.prepareTurn(ctx, logger, shop, conv, question, PageContext{})
+	turn, err := s.prepareTurn(ctx, logger, shop, conv.ID, question, PageContext{}, false)
 	if err != nil {
 		return nil, "", err
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -74,20 +75,13 @@ func (s *Service) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv
 	start := time.Now()
 	logger := s.logger.With("shop_id", shop.ID, "conversation_id", conv.ID, "seq", msg.Seq)
 
-	// The channel's copy may be stale: an operator may have taken over, or
-	// an earlier turn identified the shopper.
-	current, err := s.db.ConversationByID(ctx, shop.ID, conv.ID)
-	if err != nil {
-		return salesagent.Message{}, fmt.Errorf("load conversation %d: %w", conv.ID, err)
-	}
 	brain := s.brainFor(shop)
-	if current.Status == salesagent.StatusOperator {
+	turn, err := s.prepareTurn(ctx, logger, shop, conv.ID, msg, page, true)
+	if errors.Is(err, errHeld) {
 		s.Metrics.turnDone(brain.Name(), OutcomeOperator, time.Since(start))
 		logger.DebugContext(ctx, "agent turn skipped because an operator has taken over the conversation")
 		return salesagent.Message{}, nil
 	}
-
-	turn, err := s.prepareTurn(ctx, logger, shop, current, msg, page)
 	if err != nil {
 		s.Metrics.turnDone(brain.Name(), OutcomeError, time.Since(start))
 		return salesagent.Message{}, err
@@ -162,37 +156,65 @@ func (s *Service) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv
 	return stored, nil
 }
 
-// prepareTurn gathers what the brain needs: the customer, the history, the
-// product in view, the shop's policy titles, the needs and the retrieved
-// passages.
+// errHeld ends a turn's preparation when an operator holds the
+// conversation.
+var errHeld = errors.New("an operator holds the conversation")
+
+// prepareTurn gathers what the brain needs: the conversation as stored
+// now, the customer, the history, the product in view, the shop's policy
+// titles, the needs and the retrieved passages. With unlessHeld, it
+// returns errHeld when an operator has taken the conversation over: the
+// channel's copy may be stale, so the conversation is read again.
 //
 // The two searches take most of the time before the brain starts, and
 // nothing but the mentioned products depends on them, so they run beside
-// the other lookups while the database pool has free connections for them.
-// The turn then waits for the slowest of the three rather than their sum.
-// With no connection to spare, they run one after another, because a
-// turn that holds one connection while it waits for another slows every
-// other query waiting for the pool.
-func (s *Service) prepareTurn(ctx context.Context, logger *slog.Logger, shop *salesagent.Shop, conv *salesagent.Conversation, msg salesagent.Message, page PageContext) (*Turn, error) {
-	turn := &Turn{Shop: shop, Conversation: conv, Message: msg, Page: page, Needs: Classify(msg.Body)}
+// the other lookups, and start before the conversation is read, while the
+// database pool has free connections for them. The turn then waits for
+// the slowest of the three rather than their sum. With no connection to
+// spare, they run one after another, after the conversation is read,
+// because a turn that holds one connection while it waits for another
+// slows every other query waiting for the pool.
+func (s *Service) prepareTurn(ctx context.Context, logger *slog.Logger, shop *salesagent.Shop, convID int64, msg salesagent.Message, page PageContext, unlessHeld bool) (*Turn, error) {
+	turn := &Turn{Shop: shop, Message: msg, Page: page, Needs: Classify(msg.Body)}
+	searchCtx, stopSearches := context.WithCancel(ctx)
+	defer stopSearches()
 
 	// The lookups on this goroutine take one of the free connections.
 	spare := s.freeConnections() - 1
 	var searches sync.WaitGroup
+	var inline []func()
 	search := func(find func()) {
 		if spare > 0 {
 			spare--
 			searches.Go(find)
 			return
 		}
-		find()
+		inline = append(inline, find)
 	}
 	// Each search sets only its own field of turn.
 	if s.search != nil && len(contentStems(msg.Body)) > 0 {
-		search(func() { turn.Hits = s.findPassages(ctx, logger, turn) })
-		search(func() { turn.ProductHits = s.findProducts(ctx, logger, turn) })
+		search(func() { turn.Hits = s.findPassages(searchCtx, logger, turn) })
+		search(func() { turn.ProductHits = s.findProducts(searchCtx, logger, turn) })
 	}
-	err := s.loadTurnContext(ctx, logger, turn)
+
+	conv, err := s.db.ConversationByID(ctx, shop.ID, convID)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("load conversation %d: %w", convID, err)
+	case unlessHeld && conv.Status == salesagent.StatusOperator:
+		err = errHeld
+	}
+	if err != nil {
+		stopSearches()
+		searches.Wait()
+		return nil, err
+	}
+	turn.Conversation = conv
+	for _, find := range inline {
+		find()
+	}
+
+	err = s.loadTurnContext(ctx, logger, turn)
 	searches.Wait()
 	if err != nil {
 		return nil, err
@@ -219,7 +241,7 @@ func (s *Service) freeConnections() int {
 // work without passages.
 func (s *Service) findPassages(ctx context.Context, logger *slog.Logger, turn *Turn) []retrieval.Hit {
 	hits, err := s.search.Search(ctx, turn.Shop, retrieval.Query{Text: retrievalText(turn.Message.Body, turn.Needs), Limit: defaultHitLimit})
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		logger.WarnContext(ctx, "retrieval failed, so the reply uses no passages", "error", err)
 	}
 	return hits
@@ -229,7 +251,7 @@ func (s *Service) findPassages(ctx context.Context, logger *slog.Logger, turn *T
 // which show the products it may name.
 func (s *Service) findProducts(ctx context.Context, logger *slog.Logger, turn *Turn) []retrieval.Hit {
 	hits, err := s.search.Search(ctx, turn.Shop, retrieval.Query{Text: turn.Message.Body, Kinds: []string{salesagent.KindProduct}, Limit: productHitLimit})
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		logger.WarnContext(ctx, "product retrieval failed, so no product named in the message is recognised", "error", err)
 	}
 	return hits

@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/salesagent/salesagent"
 )
@@ -71,22 +73,17 @@ func (db *DB) SetConversationCustomer(ctx context.Context, shopID, id, customerI
 }
 
 // AppendMessage stores msg as the conversation's next message, setting its
-// Seq and CreatedAt, and announces it on NotifyChannel. When msg.ClientID is
-// set and a message with that client id exists, nothing is stored and the
-// existing message is returned with duplicate set, so a resend is a no-op.
-// A shopper message reopens a resolved conversation: its status goes back
-// to open, so the agent answers again.
+// Seq and CreatedAt; a trigger announces it on NotifyChannel. When
+// msg.ClientID is set and a message with that client id exists, nothing is
+// stored and the existing message is returned with duplicate set, so a
+// resend is a no-op. A shopper message reopens a resolved conversation: its
+// status goes back to open, so the agent answers again.
+//
+// It takes one statement, committed on its own, because it is the first
+// step of every shopper turn and a transaction would add three round trips
+// to the time before the agent can start.
 func (db *DB) AppendMessage(ctx context.Context, shopID int64, msg salesagent.Message) (stored salesagent.Message, duplicate bool, err error) {
-	err = db.InTx(ctx, func(tx pgx.Tx) error {
-		stored, duplicate, err = appendMessage(ctx, tx, shopID, msg)
-		if duplicate {
-			return errRollback
-		}
-		return err
-	})
-	if err == errRollback {
-		err = nil
-	}
+	stored, duplicate, err = appendMessageRule(ctx, db.Pool, shopID, msg, appendRule{reopen: msg.Role == salesagent.RoleShopper})
 	if err != nil {
 		return salesagent.Message{}, false, fmt.Errorf("append message to conversation %d: %w", msg.ConversationID, err)
 	}
@@ -95,55 +92,60 @@ func (db *DB) AppendMessage(ctx context.Context, shopID int64, msg salesagent.Me
 
 // AppendAgentMessage stores the agent's reply like AppendMessage, unless an
 // operator holds the conversation: then nothing is stored and it returns a
-// zero Message (Seq 0). The status is read under the conversation's row
-// lock in the same transaction as the insert, and a claim updates the same
-// row, so every agent message stored has a lower seq than the last_seq a
+// zero Message (Seq 0). The statement checks the status after it has
+// locked the conversation's row, and a claim updates the same row, so
+// every agent message stored has a lower seq than the last_seq a
 // successful claim returns.
 func (db *DB) AppendAgentMessage(ctx context.Context, shopID int64, msg salesagent.Message) (salesagent.Message, error) {
-	var stored salesagent.Message
-	err := db.InTx(ctx, func(tx pgx.Tx) error {
-		var status string
-		if err := tx.QueryRow(ctx, `SELECT status FROM conversations WHERE shop_id = $1 AND id = $2 FOR UPDATE`,
-			shopID, msg.ConversationID).Scan(&status); err != nil {
-			return translate(err, fmt.Sprintf("conversation %d", msg.ConversationID))
-		}
-		if status == salesagent.StatusOperator {
-			return nil
-		}
-		var err error
-		stored, _, err = appendMessage(ctx, tx, shopID, msg)
-		return err
-	})
+	stored, _, err := appendMessageRule(ctx, db.Pool, shopID, msg, appendRule{unlessHeld: true})
 	if err != nil {
 		return salesagent.Message{}, fmt.Errorf("append agent message to conversation %d: %w", msg.ConversationID, err)
 	}
 	return stored, nil
 }
 
-// appendMessage stores msg in tx and notifies. It returns the existing
-// message with duplicate set when msg.ClientID was stored before; the
-// caller must then roll back, to undo the seq increment.
+// appendMessage stores msg in tx, as the conversation's next message,
+// without changing its status. It returns the existing message with
+// duplicate set when msg.ClientID was stored before.
 func appendMessage(ctx context.Context, tx pgx.Tx, shopID int64, msg salesagent.Message) (stored salesagent.Message, duplicate bool, err error) {
-	// Locking the conversation row serialises appends, so seq has no gaps
-	// and a concurrent resend sees the first copy.
-	var seq int
-	if err := tx.QueryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, updated_at = now(),
-			status = CASE WHEN $3 = 'shopper' AND status = 'resolved' THEN 'open' ELSE status END
-		WHERE shop_id = $1 AND id = $2 RETURNING last_seq`, shopID, msg.ConversationID, msg.Role).Scan(&seq); err != nil {
-		return stored, false, translate(err, fmt.Sprintf("conversation %d", msg.ConversationID))
-	}
-	if msg.ClientID != "" {
-		existing, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages
-			WHERE conversation_id = $1 AND client_id = $2`, msg.ConversationID, msg.ClientID))
-		if err == nil {
-			return *existing, true, nil
-		}
-		if err != pgx.ErrNoRows {
-			return stored, false, err
-		}
-	}
+	return appendMessageRule(ctx, tx, shopID, msg, appendRule{})
+}
 
-	cards, citations := marshalList(msg.Cards), marshalList(msg.Citations)
+// appendRule tells appendMessageRule what else storing a message does.
+type appendRule struct {
+	// reopen puts a resolved conversation back to open.
+	reopen bool
+	// unlessHeld stores nothing while an operator holds the conversation.
+	unlessHeld bool
+}
+
+// appendSQL stores a message as its conversation's next one. Incrementing
+// last_seq locks the conversation's row, which serialises appends, so seq
+// has no gaps. The row is not updated, and no message stored, when the
+// client id is already stored or, with $12, while an operator holds the
+// conversation. The duplicate check reads the statement's snapshot: a copy
+// committed while the statement waited for the row lock is caught by the
+// unique index on client ids instead, and the whole statement rolls back.
+const appendSQL = `
+WITH conv AS (
+	UPDATE conversations SET last_seq = last_seq + 1, updated_at = now(),
+		status = CASE WHEN $11::boolean AND status = 'resolved' THEN 'open' ELSE status END
+	WHERE shop_id = $1 AND id = $2
+		AND NOT ($12::boolean AND status = 'operator')
+		AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $2 AND client_id = $7)
+	RETURNING last_seq
+)
+INSERT INTO messages (shop_id, conversation_id, seq, role, body, cards, citations, client_id, reply_to, visibility, operator_id)
+SELECT $1, $2, last_seq, $3, $4, $5, $6, $7, $8, $9, $10 FROM conv
+RETURNING ` + messageColumns
+
+// appendMessageRule runs appendSQL on q. When it stores nothing, one more
+// query tells why: the client id's message exists (returned with duplicate
+// set), an operator holds the conversation (a zero Message), or the
+// conversation is missing (ENOTFOUND). On a pool, a copy stored
+// concurrently is found the same way; in a transaction, the unique
+// violation aborts it and is returned as ECONFLICT.
+func appendMessageRule(ctx context.Context, q Querier, shopID int64, msg salesagent.Message, rule appendRule) (salesagent.Message, bool, error) {
 	var clientID *string
 	if msg.ClientID != "" {
 		clientID = &msg.ClientID
@@ -160,29 +162,42 @@ func appendMessage(ctx context.Context, tx pgx.Tx, shopID int64, msg salesagent.
 	if msg.OperatorID > 0 {
 		operatorID = &msg.OperatorID
 	}
-	row := tx.QueryRow(ctx, `
-		INSERT INTO messages (shop_id, conversation_id, seq, role, body, cards, citations, client_id, reply_to, visibility, operator_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+messageColumns,
-		shopID, msg.ConversationID, seq, msg.Role, msg.Body, cards, citations, clientID, replyTo, visibility, operatorID)
-	m, err := scanMessage(row)
-	if err != nil {
-		return stored, false, translate(err, "message")
+	m, err := scanMessage(q.QueryRow(ctx, appendSQL,
+		shopID, msg.ConversationID, msg.Role, msg.Body, marshalList(msg.Cards), marshalList(msg.Citations),
+		clientID, replyTo, visibility, operatorID, rule.reopen, rule.unlessHeld))
+	if err == nil {
+		return *m, false, nil
+	}
+	_, inTx := q.(pgx.Tx)
+	var pgErr *pgconn.PgError
+	raced := errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "messages_client_id" && !inTx
+	if !errors.Is(err, pgx.ErrNoRows) && !raced {
+		return salesagent.Message{}, false, translate(err, "message")
 	}
 
-	// Internal notes are announced too, so that consoles can refresh; the
-	// web channel's catch-up query skips them.
-	payload, _ := json.Marshal(map[string]any{"shop_id": shopID, "conversation_id": msg.ConversationID, "seq": seq})
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, string(payload)); err != nil {
-		return stored, false, fmt.Errorf("notify new message: %w", err)
+	if msg.ClientID != "" {
+		existing, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages
+			WHERE conversation_id = $1 AND client_id = $2`, msg.ConversationID, msg.ClientID))
+		if err == nil {
+			return *existing, true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return salesagent.Message{}, false, fmt.Errorf("look up message %q: %w", msg.ClientID, err)
+		}
 	}
-	return *m, false, nil
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM conversations WHERE shop_id = $1 AND id = $2)`,
+		shopID, msg.ConversationID).Scan(&exists); err != nil {
+		return salesagent.Message{}, false, fmt.Errorf("look up conversation %d: %w", msg.ConversationID, err)
+	}
+	if !exists {
+		return salesagent.Message{}, false, translate(pgx.ErrNoRows, fmt.Sprintf("conversation %d", msg.ConversationID))
+	}
+	if rule.unlessHeld {
+		return salesagent.Message{}, false, nil
+	}
+	return salesagent.Message{}, false, fmt.Errorf("conversation %d: the message was neither stored nor found; send it again", msg.ConversationID)
 }
-
-type rollbackError struct{}
-
-func (rollbackError) Error() string { return "rolled back on purpose" }
-
-var errRollback error = rollbackError{}
 
 func marshalList[T any](items []T) []byte {
 	if len(items) == 0 {

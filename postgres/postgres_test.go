@@ -183,6 +183,65 @@ func TestAppendMessageNumbersAndDeduplicates(t *testing.T) {
 	if len(after) != 2 {
 		t.Errorf("MessagesAfter(8) = %d messages, want 2", len(after))
 	}
+
+	// A duplicate must not use up a seq: the next new message follows on.
+	next, dup, err := db.AppendMessage(ctx, shop.ID, salesagent.Message{ConversationID: conv.ID, Role: salesagent.RoleShopper, Body: "new", ClientID: "c10"})
+	if err != nil || dup {
+		t.Fatalf("append c10: dup %v, err %v", dup, err)
+	}
+	if next.Seq != 11 {
+		t.Errorf("message after 10 duplicates got seq %d, want 11", next.Seq)
+	}
+}
+
+func TestAppendMessageToMissingOrHeldConversation(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	shop := newShop(t, db)
+
+	_, _, err := db.AppendMessage(ctx, shop.ID, salesagent.Message{ConversationID: -1, Role: salesagent.RoleShopper, Body: "hello"})
+	if salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
+		t.Fatalf("append to a missing conversation: err %v, want ENOTFOUND", err)
+	}
+	_, err = db.AppendAgentMessage(ctx, shop.ID, salesagent.Message{ConversationID: -1, Role: salesagent.RoleAgent, Body: "hello"})
+	if salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
+		t.Fatalf("agent append to a missing conversation: err %v, want ENOTFOUND", err)
+	}
+
+	conv, err := db.CreateConversation(ctx, shop.ID, salesagent.ChannelWeb, []byte("token-hash-held"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetConversationStatus(ctx, shop.ID, conv.ID, salesagent.StatusOperator); err != nil {
+		t.Fatal(err)
+	}
+	held, err := db.AppendAgentMessage(ctx, shop.ID, salesagent.Message{ConversationID: conv.ID, Role: salesagent.RoleAgent, Body: "too late"})
+	if err != nil || held.Seq != 0 {
+		t.Fatalf("agent append while held: seq %d, err %v; want nothing stored", held.Seq, err)
+	}
+	shopper, _, err := db.AppendMessage(ctx, shop.ID, salesagent.Message{ConversationID: conv.ID, Role: salesagent.RoleShopper, Body: "still there?"})
+	if err != nil || shopper.Seq != 1 {
+		t.Fatalf("shopper append while held: seq %d, err %v; want seq 1", shopper.Seq, err)
+	}
+
+	if err := db.SetConversationStatus(ctx, shop.ID, conv.ID, salesagent.StatusResolved); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.AppendMessage(ctx, shop.ID, salesagent.Message{ConversationID: conv.ID, Role: salesagent.RoleShopper, Body: "one more thing"}); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := db.ConversationByID(ctx, shop.ID, conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reopened.Status != salesagent.StatusOpen {
+		t.Errorf("a shopper message to a resolved conversation left status %q, want %q", reopened.Status, salesagent.StatusOpen)
+	}
+	reply, err := db.AppendAgentMessage(ctx, shop.ID, salesagent.Message{ConversationID: conv.ID, Role: salesagent.RoleAgent, Body: "Sure."})
+	if err != nil || reply.Seq != 3 {
+		t.Fatalf("agent append after reopening: seq %d, err %v; want seq 3", reply.Seq, err)
+	}
 }
 
 func TestConversationIsolatedByShop(t *testing.T) {

@@ -11,54 +11,12 @@ import (
 )
 
 // AppendMessageTx stores msg as the conversation's next message within tx,
-// setting its Seq and CreatedAt, and announces it on NotifyChannel when tx
-// commits. Like AppendMessage, a msg.ClientID that the conversation already
-// holds stores nothing and returns the existing message with duplicate set.
+// setting its Seq and CreatedAt; a trigger announces it on NotifyChannel
+// when tx commits. Like AppendMessage, a msg.ClientID that the
+// conversation already holds stores nothing and returns the existing
+// message with duplicate set. It never changes the conversation's status.
 func AppendMessageTx(ctx context.Context, tx pgx.Tx, shopID int64, msg salesagent.Message) (stored salesagent.Message, duplicate bool, err error) {
-	// Locking the conversation row first serialises appends, so seq has no
-	// gaps and a concurrent copy of the same client id sees the first one.
-	var lastSeq int
-	if err := tx.QueryRow(ctx, `SELECT last_seq FROM conversations WHERE shop_id = $1 AND id = $2 FOR NO KEY UPDATE`,
-		shopID, msg.ConversationID).Scan(&lastSeq); err != nil {
-		return salesagent.Message{}, false, translate(err, fmt.Sprintf("conversation %d", msg.ConversationID))
-	}
-	if msg.ClientID != "" {
-		existing, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages
-			WHERE conversation_id = $1 AND client_id = $2`, msg.ConversationID, msg.ClientID))
-		if err == nil {
-			return *existing, true, nil
-		}
-		if err != pgx.ErrNoRows {
-			return salesagent.Message{}, false, fmt.Errorf("look up message %q: %w", msg.ClientID, err)
-		}
-	}
-
-	seq := lastSeq + 1
-	if _, err := tx.Exec(ctx, `UPDATE conversations SET last_seq = $3, updated_at = now() WHERE shop_id = $1 AND id = $2`,
-		shopID, msg.ConversationID, seq); err != nil {
-		return salesagent.Message{}, false, fmt.Errorf("number message of conversation %d: %w", msg.ConversationID, err)
-	}
-	var clientID *string
-	if msg.ClientID != "" {
-		clientID = &msg.ClientID
-	}
-	var replyTo *int
-	if msg.ReplyTo > 0 {
-		replyTo = &msg.ReplyTo
-	}
-	m, err := scanMessage(tx.QueryRow(ctx, `
-		INSERT INTO messages (shop_id, conversation_id, seq, role, body, cards, citations, client_id, reply_to)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+messageColumns,
-		shopID, msg.ConversationID, seq, msg.Role, msg.Body, marshalList(msg.Cards), marshalList(msg.Citations), clientID, replyTo))
-	if err != nil {
-		return salesagent.Message{}, false, translate(err, "message")
-	}
-
-	payload, _ := json.Marshal(map[string]any{"shop_id": shopID, "conversation_id": msg.ConversationID, "seq": seq})
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, string(payload)); err != nil {
-		return salesagent.Message{}, false, fmt.Errorf("notify new message: %w", err)
-	}
-	return *m, false, nil
+	return appendMessage(ctx, tx, shopID, msg)
 }
 
 // MessageReplyingTo returns the conversation's first message of the given

@@ -114,3 +114,37 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestHNSWSettingsLastForTheBatch checks what nearestHits relies on: the
+// settings sent in a batch before the search apply to the search, and end
+// with the batch, so they never leak to the next user of the connection.
+func TestHNSWSettingsLastForTheBatch(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	var inBatch, scan, after string
+	batch := &pgx.Batch{}
+	batch.Queue(hnswSettings, "321")
+	batch.Queue(`SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan')`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&inBatch, &scan)
+	})
+	if err := conn.SendBatch(ctx, batch).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if inBatch != "321" || scan != "relaxed_order" {
+		t.Errorf("in the batch: ef_search %q, iterative_scan %q; want 321 and relaxed_order", inBatch, scan)
+	}
+	if err := conn.QueryRow(ctx, `SELECT coalesce(current_setting('hnsw.ef_search', true), '')`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after == "321" {
+		t.Error("ef_search 321 outlived the batch")
+	}
+}

@@ -1,13 +1,5 @@
 package retrieval
 
-import (
-	"context"
-	"fmt"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/pgvector/pgvector-go"
-)
-
 // feedbackDocs is the number of best full-text hits whose embeddings move
 // the query vector in hybrid search (see feedbackVector).
 const feedbackDocs = 10
@@ -19,45 +11,28 @@ const feedbackDocs = 10
 // the best hit's, scaled to unit length. Vector search with it finds
 // products that resemble the best lexical matches even when they share
 // few words with the query, such as typos the full-text query corrected
-// or products a shop names in its own words. Hits without a stored
-// embedding by this embedder are left out; with none, query is returned.
-func feedbackVector(ctx context.Context, tx pgx.Tx, e Embedder, query []float32, hits []Hit) ([]float32, error) {
+// or products a shop names in its own words. vectors holds the hits'
+// embeddings by chunk id, as rankText read them with the hits; hits
+// without one, or with one of another length, are left out. With none,
+// query is returned.
+func feedbackVector(query []float32, hits []Hit, vectors map[int64][]float32) []float32 {
 	hits = hits[:min(feedbackDocs, len(hits))]
-	if len(hits) == 0 || hits[0].Score <= 0 {
-		return query, nil
+	if len(hits) == 0 || hits[0].Score <= 0 || len(vectors) == 0 {
+		return query
 	}
-	weights := make(map[int64]float64, len(hits))
-	ids := make([]int64, len(hits))
-	for i, h := range hits {
-		ids[i] = h.ChunkID
-		weights[h.ChunkID] = h.Score / hits[0].Score / float64(len(hits))
-	}
-	rows, err := tx.Query(ctx, `SELECT chunk_id, embedding FROM embeddings WHERE embedder = $1 AND chunk_id = ANY($2)`, e.Name(), ids)
-	if err != nil {
-		return nil, fmt.Errorf("read feedback embeddings: %w", err)
-	}
-	defer rows.Close()
-
 	moved := make([]float64, len(query))
 	for i, x := range query {
 		moved[i] = float64(x)
 	}
-	for rows.Next() {
-		var id int64
-		var v pgvector.Vector
-		if err := rows.Scan(&id, &v); err != nil {
-			return nil, fmt.Errorf("read feedback embeddings: %w", err)
-		}
-		values := v.Slice()
-		if len(values) != len(query) {
+	for _, h := range hits {
+		values, ok := vectors[h.ChunkID]
+		if !ok || len(values) != len(query) {
 			continue
 		}
+		weight := h.Score / hits[0].Score / float64(len(hits))
 		for i, x := range values {
-			moved[i] += weights[id] * float64(x)
+			moved[i] += weight * float64(x)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read feedback embeddings: %w", err)
 	}
 
 	out := make([]float32, len(query))
@@ -65,5 +40,5 @@ func feedbackVector(ctx context.Context, tx pgx.Tx, e Embedder, query []float32,
 		out[i] = float32(x)
 	}
 	normalize(out)
-	return out, nil
+	return out
 }

@@ -24,7 +24,7 @@ const (
 // lexicon is the vocabulary of one shop's chunks, as PostgreSQL's english
 // text search configuration stems it, with the number of chunks that
 // contain each lexeme. Search takes term weights, spelling corrections and
-// joined words from it. It is read-only once built, except for counts.
+// joined words from it. It is read-only once built, except for the scan choices.
 type lexicon struct {
 	// df maps a lexeme to the number of chunks that contain it.
 	df map[string]int
@@ -35,10 +35,10 @@ type lexicon struct {
 	byLength map[int][]string
 	loaded   time.Time
 
-	// counts caches the number of chunks passing a filter, keyed by the
-	// filter's SQL and arguments, up to exactMax + 1.
-	countsMu sync.Mutex
-	counts   map[string]int
+	// scans caches, per filter (its SQL and arguments), whether vector
+	// search ranks the chunks passing it exactly (see exactScan).
+	scansMu sync.Mutex
+	scans   map[string]bool
 }
 
 // idf returns the inverse document frequency of a lexeme found in df
@@ -48,29 +48,29 @@ func (l *lexicon) idf(df int) float64 {
 	return math.Log(1 + (n-float64(df)+0.5)/(float64(df)+0.5))
 }
 
-// candidateCount returns the cached count of chunks passing a filter.
-func (l *lexicon) candidateCount(key string) (int, bool) {
-	l.countsMu.Lock()
-	defer l.countsMu.Unlock()
-	n, ok := l.counts[key]
-	return n, ok
+// scanChoice returns the cached choice of an exact scan for a filter.
+func (l *lexicon) scanChoice(key string) (exact, ok bool) {
+	l.scansMu.Lock()
+	defer l.scansMu.Unlock()
+	exact, ok = l.scans[key]
+	return exact, ok
 }
 
-func (l *lexicon) setCandidateCount(key string, n int) {
-	l.countsMu.Lock()
-	defer l.countsMu.Unlock()
+func (l *lexicon) setScanChoice(key string, exact bool) {
+	l.scansMu.Lock()
+	defer l.scansMu.Unlock()
 	// Price filters make keys without bound; a full cache starts over.
-	if len(l.counts) >= 1024 {
-		clear(l.counts)
+	if len(l.scans) >= 1024 {
+		clear(l.scans)
 	}
-	l.counts[key] = n
+	l.scans[key] = exact
 }
 
 // loadLexicon reads a shop's lexicon with ts_stat, which scans the tsvector
 // of each of the shop's chunks. That took 37 ms for 18,115 product titles
 // on a 2-core machine.
 func loadLexicon(ctx context.Context, db *postgres.DB, shopID int64) (*lexicon, error) {
-	lex := &lexicon{df: map[string]int{}, byLength: map[int][]string{}, loaded: time.Now(), counts: map[string]int{}}
+	lex := &lexicon{df: map[string]int{}, byLength: map[int][]string{}, loaded: time.Now(), scans: map[string]bool{}}
 	// ts_stat takes its query as text; the shop id is an integer, so
 	// formatting it in is safe.
 	rows, err := db.Pool.Query(ctx, `SELECT word, ndoc FROM ts_stat('SELECT tsv FROM chunks WHERE shop_id = `+strconv.FormatInt(shopID, 10)+`')`)

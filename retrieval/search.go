@@ -118,7 +118,8 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 	}
 
 	if !useVector {
-		return fullTextSearch(ctx, s.db, shop.ID, q, lex, depth)
+		hits, _, err := fullTextSearch(ctx, s.db, shop.ID, q, lex, depth, nil)
+		return hits, err
 	}
 
 	// The query's embedding, which may come from a remote model, is
@@ -131,9 +132,10 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 		queryVector, embedErr = embedQuery(ctx, embedder, q.Text)
 	}()
 	var textHits []Hit
+	var feedback map[int64][]float32
 	var textErr error
 	if useText {
-		textHits, textErr = fullTextSearch(ctx, s.db, shop.ID, q, lex, depth)
+		textHits, feedback, textErr = fullTextSearch(ctx, s.db, shop.ID, q, lex, depth, embedder)
 	}
 	<-embedded
 	if err := errors.Join(textErr, embedErr); err != nil {
@@ -143,16 +145,10 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 		return textHits, nil
 	}
 
-	var vectorHits []Hit
-	err = pgx.BeginTxFunc(ctx, s.db.Pool, hnswTx(depth), func(tx pgx.Tx) error {
-		if useText {
-			if queryVector, err = feedbackVector(ctx, tx, embedder, queryVector, textHits); err != nil {
-				return err
-			}
-		}
-		vectorHits, err = nearestHits(ctx, tx, shop.ID, q, embedder, lex, queryVector, depth)
-		return err
-	})
+	if useText {
+		queryVector = feedbackVector(queryVector, textHits, feedback)
+	}
+	vectorHits, err := nearestHits(ctx, s.db, shop.ID, q, embedder, lex, queryVector, depth)
 	if err != nil {
 		return nil, fmt.Errorf("search shop %d: %w", shop.ID, err)
 	}
@@ -282,48 +278,58 @@ const hitJoins = `LEFT JOIN products p ON p.id = c.product_id LEFT JOIN document
 func scanHits(rows pgx.Rows) ([]Hit, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Hit, error) {
 		var h Hit
-		err := row.Scan(&h.ChunkID, &h.Kind, &h.Heading, &h.Content, &h.ProductType, &h.Source.SKU,
-			&h.Source.ProductID, &h.Source.ProductHandle, &h.Source.DocumentID, &h.Source.DocumentTitle, &h.Score)
-		if h.Source.DocumentID != 0 {
-			h.Source.Heading = h.Heading
-		}
+		err := row.Scan(hitFields(&h)...)
+		h.setSourceHeading()
 		return h, err
 	})
 }
 
-// hnswTx returns the options of a read-only transaction for a vector
-// search to depth hits. Its BEGIN also sets hnsw.ef_search and iterative
-// scan for the transaction, in the same round trip, since pgx sends a
-// query without arguments over the simple protocol, which takes several
-// statements. An exact scan ignores the two settings.
-func hnswTx(depth int) pgx.TxOptions {
-	return pgx.TxOptions{
-		AccessMode: pgx.ReadOnly,
-		BeginQuery: "BEGIN READ ONLY; SET LOCAL hnsw.ef_search = " + strconv.Itoa(EfSearch(depth)) +
-			"; SET LOCAL hnsw.iterative_scan = relaxed_order",
+// hitFields returns the scan destinations of hitColumns and a score, in
+// order. After the scan, setSourceHeading completes the hit.
+func hitFields(h *Hit) []any {
+	return []any{&h.ChunkID, &h.Kind, &h.Heading, &h.Content, &h.ProductType, &h.Source.SKU,
+		&h.Source.ProductID, &h.Source.ProductHandle, &h.Source.DocumentID, &h.Source.DocumentTitle, &h.Score}
+}
+
+// setSourceHeading cites a document's chunk by its heading, the section of
+// the document it comes from.
+func (h *Hit) setSourceHeading() {
+	if h.Source.DocumentID != 0 {
+		h.Source.Heading = h.Heading
 	}
 }
 
-// nearestHits ranks chunks by cosine distance to the query vector, in a
-// transaction begun with hnswTx. When few chunks pass the filters, or they
-// are a small share of all vectors, it computes every candidate's
-// distance. Otherwise it walks the embedder's HNSW index with iterative
-// scan, which keeps searching until enough rows pass the filters.
-func nearestHits(ctx context.Context, tx pgx.Tx, shopID int64, q Query, e Embedder, lex *lexicon, vec []float32, depth int) ([]Hit, error) {
+// hnswSettings sets hnsw.ef_search to $1 and turns on iterative scan for
+// the rest of the transaction. nearestHits sends it in one batch with the
+// search: a batch outside a transaction runs as one implicit transaction,
+// so the settings apply to the search and end with it, and it takes one
+// round trip rather than the three of BEGIN, search and COMMIT. An exact
+// scan ignores both settings.
+const hnswSettings = `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`
+
+// nearestHits ranks chunks by cosine distance to the query vector. When few
+// chunks pass the filters, or they are a small share of all vectors, it
+// computes every candidate's distance. Otherwise it walks the embedder's
+// HNSW index with iterative scan, which keeps searching until enough rows
+// pass the filters.
+func nearestHits(ctx context.Context, db *postgres.DB, shopID int64, q Query, e Embedder, lex *lexicon, vec []float32, depth int) ([]Hit, error) {
 	var a args
 	filter := filterSQL(&a, shopID, q)
-	exact, err := exactScan(ctx, tx, filter, a, lex)
+	exact, err := exactScan(ctx, db.Pool, filter, a, lex)
 	if err != nil {
 		return nil, err
 	}
 
 	sql := nearestSQL(&a, filter, e, pgvector.NewVector(vec), depth, exact)
-	rows, err := tx.Query(ctx, sql, a...)
-	if err != nil {
-		return nil, fmt.Errorf("vector search: %w", err)
-	}
-	hits, err := scanHits(rows)
-	if err != nil {
+	var hits []Hit
+	batch := &pgx.Batch{}
+	batch.Queue(hnswSettings, strconv.Itoa(EfSearch(depth)))
+	batch.Queue(sql, a...).Query(func(rows pgx.Rows) error {
+		var err error
+		hits, err = scanHits(rows)
+		return err
+	})
+	if err := db.Pool.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("vector search: %w", err)
 	}
 	return hits, nil
@@ -331,29 +337,27 @@ func nearestHits(ctx context.Context, tx pgx.Tx, shopID int64, q Query, e Embedd
 
 // exactScan reports whether a vector search over the chunks passing filter
 // should rank them all exactly rather than walk the HNSW index (see
-// UsesHNSW). It counts the candidates, up to exactMax + 1. A count above
-// exactMax, which always means HNSW, is kept with the shop's lexicon, so a
-// large shop's searches skip the count until the lexicon is read again.
-// Smaller counts are taken each time, since they are quick and a shop
-// that grows must not keep a count of zero.
-func exactScan(ctx context.Context, tx pgx.Tx, filter string, a args, lex *lexicon) (bool, error) {
+// UsesHNSW). It counts the candidates, up to exactMax + 1, and keeps the
+// choice with the shop's lexicon, so that the count is taken again only
+// when the lexicon is read again, once a minute: a shop that grows past
+// the exact limit meanwhile is still ranked exactly, correctly if slower.
+func exactScan(ctx context.Context, q rowQuerier, filter string, a args, lex *lexicon) (bool, error) {
 	key := fmt.Sprint(filter, a)
-	if _, ok := lex.candidateCount(key); ok {
-		return false, nil
+	if exact, ok := lex.scanChoice(key); ok {
+		return exact, nil
 	}
 	// reltuples is PostgreSQL's estimate of the table's rows, -1 before
 	// the first ANALYZE.
 	var candidates int
 	var vectors float64
-	err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE `+filter+` LIMIT `+
+	err := q.QueryRow(ctx, `SELECT (SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE `+filter+` LIMIT `+
 		strconv.Itoa(exactMax+1)+`) s), (SELECT reltuples FROM pg_class WHERE oid = 'embeddings'::regclass)`, a...).Scan(&candidates, &vectors)
 	if err != nil {
 		return false, fmt.Errorf("count candidates: %w", err)
 	}
-	if candidates > exactMax {
-		lex.setCandidateCount(key, candidates)
-	}
-	return !UsesHNSW(candidates, vectors), nil
+	exact := !UsesHNSW(candidates, vectors)
+	lex.setScanChoice(key, exact)
+	return exact, nil
 }
 
 // nearestSQL builds the kNN query. The embedder's name is a literal and its

@@ -8,7 +8,7 @@ import (
 // testLexicon builds a lexicon from chunk counts per lexeme, as loadLexicon
 // reads them from a shop with the given number of chunks.
 func testLexicon(chunks int, df map[string]int) *lexicon {
-	lex := &lexicon{df: df, chunks: chunks, byLength: map[int][]string{}, counts: map[string]int{}}
+	lex := &lexicon{df: df, chunks: chunks, byLength: map[int][]string{}, scans: map[string]bool{}}
 	for word := range df {
 		if isLetters(word) {
 			n := len([]rune(word))
