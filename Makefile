@@ -13,6 +13,7 @@ export SALESAGENT_DATABASE_URL ?= $(DATABASE_URL)
 demo: setup build
 	$(BIN) migrate
 	$(BIN) ingest --shop demo --name "Northwind Outfitters" demo/shop
+	$(BIN) shop --shop demo --synonyms demo/shop/synonyms.txt
 	$(BIN) serve --addr $(ADDR)
 
 ## test: set up PostgreSQL and Chromium, then run every test and print the

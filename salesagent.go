@@ -352,6 +352,17 @@ type Document struct {
 	Table *Table
 }
 
+// SynonymRule is one line of a shop's search synonyms file. With Outputs
+// empty, the Inputs are equivalent, so a query with any one of them also
+// finds the others. Otherwise a query with one of the Inputs also finds
+// the Outputs, but not the other way round. Terms may have several words.
+type SynonymRule struct {
+	// Line is the rule's line number in its file, from 1.
+	Line    int
+	Inputs  []string
+	Outputs []string
+}
+
 // Table is a size guide's rows under named columns.
 type Table struct {
 	Columns []string   `json:"columns"`

@@ -18,7 +18,8 @@ const (
 )
 
 // Shop returns the demo shop's files: products.json, faq.md, policies.md,
-// size-guides.md and images/.
+// size-guides.md, synonyms.txt (search synonyms, which ingest skips) and
+// images/.
 func Shop() fs.FS {
 	sub, err := fs.Sub(files, "shop")
 	if err != nil {

@@ -12,19 +12,22 @@ import (
 	"github.com/salesagent/salesagent/postgres"
 )
 
-// Lexicon cache limits. A shop's lexicon is read again in the background
-// once it is lexiconMaxAge old, so only the first search of a shop waits
-// for its lexicon. At most maxLexicons shops are kept, and the least
-// recently used one is dropped first.
-const (
-	lexiconMaxAge = time.Minute
-	maxLexicons   = 256
-)
+// maxLexicons bounds the shops whose lexicon is kept, dropping the least
+// recently used one first. A shop's lexicon is read again in the
+// background once it is LexiconMaxAge old, so only the first search of a
+// shop waits for its lexicon.
+const maxLexicons = 256
+
+// LexiconMaxAge is the age at which a search starts a background read of
+// the shop's lexicon, so a server's searches use a shop's new vocabulary
+// and synonyms from about a minute after they change.
+const LexiconMaxAge = time.Minute
 
 // lexicon is the vocabulary of one shop's chunks, as PostgreSQL's english
 // text search configuration stems it, with the number of chunks that
-// contain each lexeme. Search takes term weights, spelling corrections and
-// joined words from it. It is read-only once built, except for the scan choices.
+// contain each lexeme, and the shop's synonyms. Search takes term weights,
+// spelling corrections, joined words and synonyms from it. It is read-only
+// once built, except for the scan choices.
 type lexicon struct {
 	// df maps a lexeme to the number of chunks that contain it.
 	df map[string]int
@@ -33,6 +36,8 @@ type lexicon struct {
 	// byLength lists the lexemes of letters only by their length in
 	// runes, for spelling correction.
 	byLength map[int][]string
+	// synonyms is the shop's synonym rules, nil when it has none.
+	synonyms *synonymSet
 	loaded   time.Time
 
 	// scans caches, per filter (its SQL and arguments), whether vector
@@ -67,8 +72,8 @@ func (l *lexicon) setScanChoice(key string, exact bool) {
 }
 
 // loadLexicon reads a shop's lexicon with ts_stat, which scans the tsvector
-// of each of the shop's chunks. That took 37 ms for 18,115 product titles
-// on a 2-core machine.
+// of each of the shop's chunks, and its synonyms. The ts_stat scan took
+// 37 ms for 18,115 product titles on a 2-core machine.
 func loadLexicon(ctx context.Context, db *postgres.DB, shopID int64) (*lexicon, error) {
 	lex := &lexicon{df: map[string]int{}, byLength: map[int][]string{}, loaded: time.Now(), scans: map[string]bool{}}
 	// ts_stat takes its query as text; the shop id is an integer, so
@@ -96,6 +101,9 @@ func loadLexicon(ctx context.Context, db *postgres.DB, shopID int64) (*lexicon, 
 	err = db.Pool.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE shop_id = $1`, shopID).Scan(&lex.chunks)
 	if err != nil {
 		return nil, fmt.Errorf("count chunks of shop %d: %w", shopID, err)
+	}
+	if lex.synonyms, err = loadSynonyms(ctx, db, shopID); err != nil {
+		return nil, err
 	}
 	return lex, nil
 }
@@ -138,7 +146,7 @@ func (c *lexiconCache) get(ctx context.Context, shopID int64) (*lexicon, error) 
 	entry, ok := c.entries[shopID]
 	if ok {
 		entry.used = time.Now()
-		if time.Since(entry.lex.loaded) > lexiconMaxAge && !c.refreshing[shopID] {
+		if time.Since(entry.lex.loaded) > LexiconMaxAge && !c.refreshing[shopID] {
 			c.refreshing[shopID] = true
 			go c.refresh(shopID)
 		}

@@ -52,8 +52,9 @@ const (
 //
 //  1. PostgreSQL full-text ranking, with each query term weighted by how
 //     rare it is in the shop, misspelt words corrected and split compounds
-//     joined from the shop's own vocabulary (its lexicon), and title
-//     matches counted double (see fullTextSearch);
+//     joined from the shop's own vocabulary (its lexicon), the shop's
+//     synonyms added at half weight, and title matches counted double (see
+//     fullTextSearch);
 //  2. nearest neighbours of the query's embedding moved towards the stored
 //     embeddings of the best full-text hits (see feedbackVector);
 //  3. reciprocal rank fusion of the two lists.

@@ -34,9 +34,11 @@ type rowQuerier interface {
 }
 
 // termGroup is one term of a query: the lexeme the shopper wrote and its
-// spelling correction, if any. A chunk matching any of them earns the
-// group's weight.
+// spelling correction, if any, or the synonyms of a word or phrase of the
+// query. A chunk matching any of them earns the group's weight.
 type termGroup struct {
+	// lexemes are matched as tsQuery renders them. An entry with spaces
+	// is a phrase (see phrase.tsText).
 	lexemes []string
 	weight  float64
 	// df is the number of chunks that contain the group's last lexeme: the
@@ -63,7 +65,9 @@ type textQuery struct {
 //     frequent of equally close ones, as an alternative: "sprkinler" finds
 //     "sprinkler";
 //   - two neighbouring words whose joined form the shop uses add that form:
-//     "deck over" finds "DeckOver".
+//     "deck over" finds "DeckOver";
+//   - a word or phrase that the shop's synonyms list adds its synonyms at
+//     a lower weight (see addSynonyms): "sneakers" finds "trainers".
 func parseTextQuery(ctx context.Context, db rowQuerier, text string, lex *lexicon) (textQuery, error) {
 	var include, exclude []string
 	for _, field := range strings.Fields(text) {
@@ -73,9 +77,14 @@ func parseTextQuery(ctx context.Context, db rowQuerier, text string, lex *lexico
 			include = append(include, field)
 		}
 	}
-	var lexemes, excluded []string
-	err := db.QueryRow(ctx, `SELECT tsvector_to_array(to_tsvector('english', $1)), tsvector_to_array(to_tsvector('english', $2))`,
-		strings.Join(include, " "), strings.Join(exclude, " ")).Scan(&lexemes, &excluded)
+	// The last two columns list the included lexemes again, in order of
+	// position, for matching synonyms of several words.
+	var lexemes, excluded, ordered []string
+	var positions []int
+	err := db.QueryRow(ctx, `SELECT tsvector_to_array(to_tsvector('english', $1)), tsvector_to_array(to_tsvector('english', $2)),
+			ARRAY(SELECT u.lexeme FROM unnest(to_tsvector('english', $1)) u, unnest(u.positions) p ORDER BY p),
+			ARRAY(SELECT p::int FROM unnest(to_tsvector('english', $1)) u, unnest(u.positions) p ORDER BY p)`,
+		strings.Join(include, " "), strings.Join(exclude, " ")).Scan(&lexemes, &excluded, &ordered, &positions)
 	if err != nil {
 		return textQuery{}, err
 	}
@@ -84,6 +93,7 @@ func parseTextQuery(ctx context.Context, db rowQuerier, text string, lex *lexico
 	for _, l := range lexemes {
 		tq.groups = append(tq.groups, lex.group(l))
 	}
+	tq.addSynonyms(newTokenSeq(ordered, positions), lex)
 	tq.addJoined(include, lex)
 	return tq, nil
 }
@@ -226,11 +236,26 @@ func (tq *textQuery) candidateGroups() []int {
 
 // tsQuery writes lexemes as a tsquery that matches any of them, with
 // label appended to each (such as ":A" for headings), quoted so that
-// PostgreSQL reads them as they are.
+// PostgreSQL reads them as they are. An entry with spaces is a phrase of
+// lexemes and distance operators, such as "door <-> knob", and is written
+// in brackets with each of its lexemes labelled.
 func tsQuery(lexemes []string, label string) string {
 	parts := make([]string, len(lexemes))
 	for i, l := range lexemes {
-		parts[i] = "'" + strings.ReplaceAll(strings.ReplaceAll(l, `\`, `\\`), "'", "''") + "'" + label
+		if !strings.Contains(l, " ") {
+			parts[i] = tsLexeme(l, label)
+			continue
+		}
+		// Fields alternate: lexeme, operator, lexeme, ...
+		fields := strings.Fields(l)
+		for j := 0; j < len(fields); j += 2 {
+			fields[j] = tsLexeme(fields[j], label)
+		}
+		parts[i] = "(" + strings.Join(fields, " ") + ")"
 	}
 	return strings.Join(parts, " | ")
+}
+
+func tsLexeme(lexeme, label string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(lexeme, `\`, `\\`), "'", "''") + "'" + label
 }

@@ -39,6 +39,9 @@ type evalRetrievalConfig struct {
 	Depth      int
 	JSON       bool
 	CPUProfile string
+	// Synonyms is the path of a synonyms file loaded into the throwaway
+	// shop, or "" for none.
+	Synonyms string
 }
 
 func parseEvalRetrievalFlags(args []string, stderr io.Writer) (evalRetrievalConfig, error) {
@@ -51,6 +54,7 @@ func parseEvalRetrievalFlags(args []string, stderr io.Writer) (evalRetrievalConf
 	fs.IntVar(&cfg.Offset, "offset", 0, "with --every N, evaluate the queries at positions offset, offset+N, ...; --every 2 --offset 1 scores the half that --offset 0 leaves out")
 	fs.IntVar(&cfg.Depth, "depth", 100, "results ranked per query for nDCG, whose list keeps the judged products among them")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&cfg.Synonyms, "synonyms", "", "load this synonyms file (Solr format, as salesagent shop --synonyms takes) into the throwaway shop, to measure its effect")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the search phase to this file, for go tool pprof")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: salesagent eval retrieval [flags] FILE...
@@ -93,6 +97,12 @@ func runEvalRetrieval(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	var synonyms []salesagent.SynonymRule
+	if cfg.Synonyms != "" {
+		if synonyms, err = readSynonyms(cfg.Synonyms); err != nil {
+			return err
+		}
+	}
 
 	db, err := openMigrated(ctx, cfg.Config, logger)
 	if err != nil {
@@ -105,10 +115,15 @@ func runEvalRetrieval(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	defer removeShop()
 
-	report := retrievalReport{Products: len(corpus.Products)}
+	report := retrievalReport{Products: len(corpus.Products), SynonymRules: len(synonyms)}
 	indexOf, err := loadJudgedProducts(ctx, db, shop, corpus, &report, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.Synonyms != "" {
+		if err := db.ReplaceSynonyms(ctx, shop.ID, synonyms); err != nil {
+			return fmt.Errorf("load %s: %w", cfg.Synonyms, err)
+		}
 	}
 	embedder := retrieval.NewLocalEmbedder()
 	hnsw, err := retrieval.ReadHNSWSettings(ctx, db, embedder)

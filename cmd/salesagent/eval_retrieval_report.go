@@ -13,10 +13,12 @@ type retrievalReport struct {
 	Chunks   int `json:"chunks"`
 	// LoadSeconds covers storing and indexing the products with the local
 	// embedder, as salesagent ingest does.
-	LoadSeconds       float64     `json:"load_seconds"`
-	ProductsPerSecond float64     `json:"products_per_second"`
-	HNSW              hnswReport  `json:"hnsw"`
-	Sets              []setReport `json:"sets"`
+	LoadSeconds       float64 `json:"load_seconds"`
+	ProductsPerSecond float64 `json:"products_per_second"`
+	// SynonymRules is the number of rules loaded with --synonyms.
+	SynonymRules int         `json:"synonym_rules"`
+	HNSW         hnswReport  `json:"hnsw"`
+	Sets         []setReport `json:"sets"`
 }
 
 // hnswReport gives the HNSW index's settings and whether vector search
@@ -71,6 +73,9 @@ func (r retrievalReport) write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "HNSW m=%d ef_construction=%d ef_search=%d (10 results) / %d (ranking depth); vector search at this size: %s; %d vectors in the table\n",
 		r.HNSW.M, r.HNSW.EfConstruction, r.HNSW.EfSearchTimed, r.HNSW.EfSearchDepth, scan, r.HNSW.Vectors)
+	if r.SynonymRules > 0 {
+		fmt.Fprintf(w, "full-text search with %d synonym rules\n", r.SynonymRules)
+	}
 	for _, set := range r.Sets {
 		fmt.Fprintf(w, "\n%s (%s, %d queries, %d judged rows)\n", set.Name, set.Layout, set.Queries, set.Rows)
 		fmt.Fprintf(w, "  %-10s %9s %10s %12s %12s %15s\n", "method", "nDCG@10", "recall@10", "p50 (10)", "p99 (10)", "p99 (depth)")

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/currency"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/retrieval"
 )
 
 // stringList is a repeatable string flag.
@@ -32,6 +33,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var waOff bool
 	var hookURL, hookSecretEnv string
 	var hookOff bool
+	var synonymsPath string
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg)
@@ -58,6 +60,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&hookURL, "handoff-webhook-url", "", "post a signed JSON notification to this URL whenever a conversation starts waiting for a person (Slack, Make, n8n)")
 	fs.StringVar(&hookSecretEnv, "handoff-webhook-secret-env", "", "read the key that signs handoff notifications (HMAC-SHA256) from this environment variable")
 	fs.BoolVar(&hookOff, "handoff-webhook-disable", false, "stop sending handoff notifications")
+	fs.StringVar(&synonymsPath, "synonyms", "", "replace the shop's search synonyms with this file in the Solr synonyms format (\"tee, t-shirt\" or \"lockset => door knob\" a line); an empty file clears them")
 	fs.BoolVar(&llmOff, "llm-disabled", false, "answer this shop's shoppers with the offline agent even when an LLM is configured")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: salesagent shop --shop SLUG [flags]   (without flags: print the shop's settings)")
@@ -74,6 +77,16 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q: shop takes only flags", fs.Arg(0))}
+	}
+	// The file is read before the database is touched, so a bad line
+	// changes nothing.
+	var synonyms []salesagent.SynonymRule
+	if synonymsPath != "" {
+		rules, err := readSynonyms(synonymsPath)
+		if err != nil {
+			return err
+		}
+		synonyms = rules
 	}
 	logger, err := newLogger(cfg, stderr)
 	if err != nil {
@@ -159,7 +172,35 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	return printShop(stdout, shop)
+	if synonymsPath != "" {
+		if err := db.ReplaceSynonyms(ctx, shop.ID, synonyms); err != nil {
+			return fmt.Errorf("load %s: %w", synonymsPath, err)
+		}
+		fmt.Fprintf(stdout, "loaded %d synonym rules from %s. Running servers switch to them within about %s.\n", len(synonyms), synonymsPath, retrieval.LexiconMaxAge)
+	}
+	if err := printShop(stdout, shop); err != nil {
+		return err
+	}
+	stored, err := db.ShopSynonyms(ctx, shop.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "synonyms:        %d rules\n", len(stored))
+	return nil
+}
+
+// readSynonyms parses the synonyms file at path.
+func readSynonyms(path string) ([]salesagent.SynonymRule, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open synonyms file: %w (give an existing file)", err)
+	}
+	defer f.Close()
+	rules, err := retrieval.ParseSynonyms(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rules, nil
 }
 
 // applyWhatsApp changes the shop's WhatsApp settings from the flags that
