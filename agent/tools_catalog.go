@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -108,7 +109,11 @@ func runSearchProducts(ctx context.Context, env *ToolEnv, raw json.RawMessage) (
 	if err != nil {
 		return nil, err
 	}
-	products = keepMatching(products, args.Query)
+	alternatives, err := queryAlternatives(ctx, env, args.Query)
+	if err != nil {
+		return nil, err
+	}
+	products = keepMatching(products, args.Query, alternatives)
 
 	currency := env.Turn.Shop.Currency
 	data := SearchProductsData{Products: []ProductSummary{}}
@@ -238,12 +243,13 @@ var queryNoise = stemSet([]string{
 	"items", "item", "stuff",
 })
 
-// keepMatching keeps the products that share a word with the query. The
-// retriever also ranks by meaning, and its nearest neighbours include
-// unrelated products when few are related, so a product must name
-// something the shopper asked for. A query of filler words only, such as
-// "show me something", keeps every product.
-func keepMatching(products []*salesagent.Product, query string) []*salesagent.Product {
+// keepMatching keeps the products that share a word with the query or
+// with one of its alternatives (see queryAlternatives). The retriever also
+// ranks by meaning, and its nearest neighbours include unrelated products
+// when few are related, so a product must name something the shopper
+// asked for, in the shopper's words or the shop's. A query of filler
+// words only, such as "show me something", keeps every product.
+func keepMatching(products []*salesagent.Product, query string, alternatives []string) []*salesagent.Product {
 	words := map[string]bool{}
 	for _, s := range contentStems(query) {
 		if !queryNoise[s] && !isNumber(s) {
@@ -253,6 +259,11 @@ func keepMatching(products []*salesagent.Product, query string) []*salesagent.Pr
 	if len(words) == 0 {
 		return products
 	}
+	for _, a := range alternatives {
+		for _, s := range contentStems(a) {
+			words[s] = true
+		}
+	}
 	var matching []*salesagent.Product
 	for _, p := range products {
 		if overlap(words, setOf(contentStems(productText(p)))) > 0 {
@@ -260,6 +271,49 @@ func keepMatching(products []*salesagent.Product, query string) []*salesagent.Pr
 		}
 	}
 	return matching
+}
+
+// alternativesFinder is a retriever that reports the other words its
+// full-text search matches for a query, as retrieval.Searcher does.
+type alternativesFinder interface {
+	Alternatives(ctx context.Context, shop *salesagent.Shop, text string) (map[string][]string, error)
+}
+
+// queryAlternatives returns the words that the retriever's full-text
+// search also matches for query: spelling corrections, the shop's
+// synonyms and joined words, so that "head torch" keeps the headlamp a
+// shop's synonyms found. Alternatives of filler words are left out.
+func queryAlternatives(ctx context.Context, env *ToolEnv, query string) ([]string, error) {
+	finder, ok := env.Search.(alternativesFinder)
+	if !ok {
+		return nil, nil
+	}
+	found, err := finder.Alternatives(ctx, env.Turn.Shop, query)
+	if err != nil {
+		return nil, fmt.Errorf("search products: %w", err)
+	}
+	var words []string
+	for source, list := range found {
+		if !slices.ContainsFunc(contentStems(phraseText(source)), func(s string) bool { return !queryNoise[s] && !isNumber(s) }) {
+			continue
+		}
+		for _, a := range list {
+			words = append(words, phraseText(a))
+		}
+	}
+	return words, nil
+}
+
+// phraseText turns a tsquery phrase such as "door <-> knob" into its
+// words.
+func phraseText(phrase string) string {
+	var words []string
+	for _, f := range strings.Fields(phrase) {
+		if !strings.HasPrefix(f, "<") {
+			words = append(words, f)
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // productText joins the words that describe a product.

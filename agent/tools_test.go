@@ -151,3 +151,33 @@ func (b *bundle) toolbox(t *testing.T, page PageContext) *Toolbox {
 		env: ToolEnv{DB: b.db, Search: b.service.search, Turn: turn},
 	}
 }
+
+// TestSearchProductsKeepsSynonymMatches checks that a product the search
+// found only through the shop's synonyms reaches the shopper: "sneakers"
+// shares no word with "Trail Runner".
+func TestSearchProductsKeepsSynonymMatches(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	rules := []salesagent.SynonymRule{{Line: 1, Inputs: []string{"sneakers"}, Outputs: []string{"trail runner"}}}
+	if err := b.db.ReplaceSynonyms(ctx, b.shop.ID, rules); err != nil {
+		t.Fatal(err)
+	}
+	tb := b.toolbox(t, PageContext{})
+
+	result, err := tb.Call(ctx, "search_products", json.RawMessage(`{"query": "sneakers"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := result.Data.(SearchProductsData)
+	if len(data.Products) == 0 || data.Products[0].Title != "Trail Runner" {
+		t.Fatalf("products for sneakers = %+v, want the Trail Runner first", data.Products)
+	}
+
+	// Without the synonym, the product shares no word with the query and
+	// would be dropped as unrelated.
+	shoe := &salesagent.Product{Title: "Trail Runner", ProductType: "Shoes"}
+	if kept := keepMatching([]*salesagent.Product{shoe}, "sneakers", nil); len(kept) != 0 {
+		t.Errorf("keepMatching without alternatives kept %d products, want 0", len(kept))
+	}
+}

@@ -261,6 +261,59 @@ func TestConversationIsolatedByShop(t *testing.T) {
 	}
 }
 
+// TestRecordEventsConcurrentTurns records the events of many turns of one
+// customer at once, as two tabs or two channels do: every turn's events
+// and profile change must be kept, with no deadlock between them.
+func TestRecordEventsConcurrentTurns(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	shop := newShop(t, db)
+	customer, err := db.CreateCustomer(ctx, shop.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := db.CreateConversation(ctx, shop.ID, salesagent.ChannelWeb, nil, &customer.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const turns = 24
+	var wg sync.WaitGroup
+	errs := make(chan error, turns)
+	for range turns {
+		wg.Go(func() {
+			events := []salesagent.Event{
+				{ConversationID: &conv.ID, Type: salesagent.EventAnswered},
+				{ConversationID: &conv.ID, Type: salesagent.EventCartSaved},
+			}
+			errs <- db.RecordEvents(ctx, shop.ID, &customer.ID, events, func(p *salesagent.Profile) { p.CartsSaved++ })
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("record events: %v", err)
+		}
+	}
+
+	got, err := db.CustomerByID(ctx, shop.ID, customer.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Profile.CartsSaved != turns {
+		t.Errorf("profile counts %d saved carts, want %d", got.Profile.CartsSaved, turns)
+	}
+	stored, err := db.ConversationEvents(ctx, shop.ID, conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 2*turns {
+		t.Errorf("stored %d events, want %d", len(stored), 2*turns)
+	}
+}
+
 func TestRecordEventsUpdatesProfile(t *testing.T) {
 	t.Parallel()
 	db := pgtest.DB(t)

@@ -100,6 +100,32 @@ func (s *Searcher) SearchVector(ctx context.Context, shop *salesagent.Shop, q Qu
 	return s.search(ctx, shop, q, true, false)
 }
 
+// Alternatives returns what full-text search for text matches besides the
+// text's own words: for each word or phrase of text, as PostgreSQL's
+// english configuration parses it, its spelling correction, the shop's
+// synonyms of it, or the joined form of two words. Each alternative is a
+// lexeme or a phrase of lexemes joined by tsquery distance operators, as
+// "door <-> knob". Terms without alternatives are left out.
+func (s *Searcher) Alternatives(ctx context.Context, shop *salesagent.Shop, text string) (map[string][]string, error) {
+	lex, err := s.lexicons.get(ctx, shop.ID)
+	if err != nil {
+		return nil, fmt.Errorf("search shop %d: %w", shop.ID, err)
+	}
+	tq, err := parseTextQuery(ctx, s.db.Pool, text, lex)
+	if err != nil {
+		return nil, fmt.Errorf("parse full-text query: %w", err)
+	}
+	alternatives := map[string][]string{}
+	for _, g := range tq.groups {
+		for _, l := range g.lexemes {
+			if l != g.source && !slices.Contains(alternatives[g.source], l) {
+				alternatives[g.source] = append(alternatives[g.source], l)
+			}
+		}
+	}
+	return alternatives, nil
+}
+
 func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, useVector, useText bool) ([]Hit, error) {
 	q, err := normalizeQuery(q)
 	if err != nil {

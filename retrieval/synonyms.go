@@ -235,7 +235,7 @@ func (tq *textQuery) addSynonymGroup(e *synonymEntry, query tokenSeq, lex *lexic
 		return
 	}
 	df := min(total, lex.chunks)
-	group := termGroup{lexemes: alternatives, weight: synonymWeight * lex.idf(df), df: df}
+	group := termGroup{source: e.input.tsText(), lexemes: alternatives, weight: synonymWeight * lex.idf(df), df: df}
 
 	if word := e.input.lexemes[0]; len(e.input.lexemes) == 1 && lex.df[word] == 0 {
 		for i, g := range tq.groups {

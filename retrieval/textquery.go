@@ -37,6 +37,9 @@ type rowQuerier interface {
 // spelling correction, if any, or the synonyms of a word or phrase of the
 // query. A chunk matching any of them earns the group's weight.
 type termGroup struct {
+	// source is the query's own lexeme or phrase that the group stands
+	// for, or the two words whose joined form the group matches.
+	source string
 	// lexemes are matched as tsQuery renders them. An entry with spaces
 	// is a phrase (see phrase.tsText).
 	lexemes []string
@@ -102,7 +105,7 @@ func parseTextQuery(ctx context.Context, db rowQuerier, text string, lex *lexico
 // does not use it.
 func (l *lexicon) group(lexeme string) termGroup {
 	df := l.df[lexeme]
-	g := termGroup{lexemes: []string{lexeme}, weight: l.idf(df), df: df}
+	g := termGroup{source: lexeme, lexemes: []string{lexeme}, weight: l.idf(df), df: df}
 	if df > 0 || !isLetters(lexeme) || utf8.RuneCountInString(lexeme) < 4 {
 		return g
 	}
@@ -132,7 +135,7 @@ func (tq *textQuery) addJoined(words []string, lex *lexicon) {
 		if df == 0 || tq.has(joined) {
 			continue
 		}
-		tq.groups = append(tq.groups, termGroup{lexemes: []string{joined}, weight: lex.idf(df), df: df})
+		tq.groups = append(tq.groups, termGroup{source: plain[i] + " " + plain[i+1], lexemes: []string{joined}, weight: lex.idf(df), df: df})
 	}
 }
 

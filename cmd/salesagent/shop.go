@@ -176,7 +176,11 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := db.ReplaceSynonyms(ctx, shop.ID, synonyms); err != nil {
 			return fmt.Errorf("load %s: %w", synonymsPath, err)
 		}
-		fmt.Fprintf(stdout, "loaded %d synonym rules from %s. Running servers switch to them within about %s.\n", len(synonyms), synonymsPath, retrieval.LexiconMaxAge)
+		if len(synonyms) == 0 {
+			fmt.Fprintf(stdout, "cleared the search synonyms: %s has no rules. Running servers stop using them within about %s.\n", synonymsPath, retrieval.LexiconMaxAge)
+		} else {
+			fmt.Fprintf(stdout, "loaded %s from %s. Running servers switch to them within about %s.\n", plural(len(synonyms), "synonym rule"), synonymsPath, retrieval.LexiconMaxAge)
+		}
 	}
 	if err := printShop(stdout, shop); err != nil {
 		return err
@@ -185,7 +189,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "synonyms:        %d rules\n", len(stored))
+	fmt.Fprintf(stdout, "synonyms:        %s\n", plural(len(stored), "rule"))
 	return nil
 }
 
@@ -391,4 +395,12 @@ func printShop(w io.Writer, shop *salesagent.Shop) error {
 	fmt.Fprintf(w, "shop:            %s (%s)\nwidget key:      %s\ncurrency:        %s\nallowed origins: %s\nsettings:        %s\n",
 		shop.Slug, shop.Name, shop.WidgetKey, shop.Currency, origins, settings)
 	return nil
+}
+
+// plural writes n and noun, adding "s" to noun unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
