@@ -101,11 +101,10 @@ func (s *Searcher) SearchVector(ctx context.Context, shop *salesagent.Shop, q Qu
 }
 
 // Alternatives returns what full-text search for text matches besides the
-// text's own words: for each word or phrase of text, as PostgreSQL's
-// english configuration parses it, its spelling correction, the shop's
-// synonyms of it, or the joined form of two words. Each alternative is a
-// lexeme or a phrase of lexemes joined by tsquery distance operators, as
-// "door <-> knob". Terms without alternatives are left out.
+// text's own words, keyed by the word or phrase they stand for. They are
+// spelling corrections, the shop's synonyms and joined forms of two words.
+// Each is a lexeme, or a phrase of lexemes joined by tsquery distance
+// operators such as "door <-> knob".
 func (s *Searcher) Alternatives(ctx context.Context, shop *salesagent.Shop, text string) (map[string][]string, error) {
 	lex, err := s.lexicons.get(ctx, shop.ID)
 	if err != nil {
