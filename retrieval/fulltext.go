@@ -12,15 +12,6 @@ import (
 	"github.com/salesagent/salesagent/postgres"
 )
 
-// fullTextSearch ranks chunks by full-text match alone (see rankText).
-func fullTextSearch(ctx context.Context, db *postgres.DB, shopID int64, q Query, lex *lexicon, depth int, feedback Embedder) ([]Hit, map[int64][]float32, error) {
-	tq, err := parseTextQuery(ctx, db.Pool, q.Text, lex)
-	if err != nil {
-		return nil, nil, fmt.Errorf("parse full-text query: %w", err)
-	}
-	return rankText(ctx, db, shopID, q, tq, depth, feedback)
-}
-
 // rankText ranks the chunks passing q's filters by the term groups of tq.
 // A chunk earns a group's weight when it contains one of the group's
 // lexemes: half of it for a match anywhere and half for a match in its

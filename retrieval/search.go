@@ -54,7 +54,7 @@ const (
 //     rare it is in the shop, misspelt words corrected and split compounds
 //     joined from the shop's own vocabulary (its lexicon), the shop's
 //     synonyms added at half weight, and title matches counted double (see
-//     fullTextSearch);
+//     parseTextQuery and rankText);
 //  2. nearest neighbours of the query's embedding moved towards the stored
 //     embeddings of the best full-text hits (see feedbackVector);
 //  3. reciprocal rank fusion of the two lists.
@@ -110,7 +110,7 @@ func (s *Searcher) Alternatives(ctx context.Context, shop *salesagent.Shop, text
 	if err != nil {
 		return nil, fmt.Errorf("search shop %d: %w", shop.ID, err)
 	}
-	tq, err := parseTextQuery(ctx, s.db.Pool, text, lex)
+	tq, err := parseTextQuery(ctx, s.db.Pool, shop.ID, text, lex)
 	if err != nil {
 		return nil, fmt.Errorf("parse full-text query: %w", err)
 	}
@@ -130,10 +130,6 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 	if err != nil {
 		return nil, err
 	}
-	embedder, err := s.ActiveEmbedder(ctx, shop)
-	if err != nil {
-		return nil, err
-	}
 	lex, err := s.lexicons.get(ctx, shop.ID)
 	if err != nil {
 		return nil, fmt.Errorf("search shop %d: %w", shop.ID, err)
@@ -143,9 +139,24 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 		depth = max(4*q.Limit, minCandidates)
 	}
 
-	if !useVector {
-		hits, _, err := fullTextSearch(ctx, s.db, shop.ID, q, lex, depth, nil)
-		return hits, err
+	// Parsing the query also reads the shop's embedder, which vector
+	// search alone reads on its own.
+	var tq textQuery
+	var embedder Embedder
+	if useText {
+		if tq, err = parseTextQuery(ctx, s.db.Pool, shop.ID, q.Text, lex); err != nil {
+			return nil, fmt.Errorf("search shop %d: parse full-text query: %w", shop.ID, err)
+		}
+		if !useVector {
+			hits, _, err := rankText(ctx, s.db, shop.ID, q, tq, depth, nil)
+			return hits, err
+		}
+		embedder, err = s.embedderNamed(shop, tq.embedder)
+	} else {
+		embedder, err = s.ActiveEmbedder(ctx, shop)
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	// The query's embedding, which may come from a remote model, is
@@ -161,7 +172,7 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 	var feedback map[int64][]float32
 	var textErr error
 	if useText {
-		textHits, feedback, textErr = fullTextSearch(ctx, s.db, shop.ID, q, lex, depth, embedder)
+		textHits, feedback, textErr = rankText(ctx, s.db, shop.ID, q, tq, depth, embedder)
 	}
 	<-embedded
 	if err := errors.Join(textErr, embedErr); err != nil {
@@ -233,7 +244,12 @@ func (s *Searcher) ActiveEmbedder(ctx context.Context, shop *salesagent.Shop) (E
 	if err != nil {
 		return nil, fmt.Errorf("search shop %d: %w", shop.ID, err)
 	}
-	name := names.Active
+	return s.embedderNamed(shop, names.Active)
+}
+
+// embedderNamed returns the searcher's embedder of the name a shop stores
+// as its active one; "" is the local embedder.
+func (s *Searcher) embedderNamed(shop *salesagent.Shop, name string) (Embedder, error) {
 	if name == "" {
 		name = LocalEmbedderName
 	}

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/salesagent/salesagent"
 )
 
 // Full-text query settings.
@@ -54,6 +56,9 @@ type termGroup struct {
 type textQuery struct {
 	groups  []termGroup
 	exclude []string
+	// embedder is the shop's active embedder, read in the same round trip
+	// as the parse (see parseTextQuery).
+	embedder string
 }
 
 // parseTextQuery turns text into weighted term groups. PostgreSQL's english
@@ -71,7 +76,10 @@ type textQuery struct {
 //     "deck over" finds "DeckOver";
 //   - a word or phrase that the shop's synonyms list adds its synonyms at
 //     a lower weight (see addSynonyms): "sneakers" finds "trainers".
-func parseTextQuery(ctx context.Context, db rowQuerier, text string, lex *lexicon) (textQuery, error) {
+//
+// The same round trip reads the shop's active embedder, which hybrid
+// search needs next; a missing shop is an ENOTFOUND error.
+func parseTextQuery(ctx context.Context, db rowQuerier, shopID int64, text string, lex *lexicon) (textQuery, error) {
 	var include, exclude []string
 	for _, field := range strings.Fields(text) {
 		if rest, ok := strings.CutPrefix(field, "-"); ok && rest != "" {
@@ -84,15 +92,20 @@ func parseTextQuery(ctx context.Context, db rowQuerier, text string, lex *lexico
 	// position, for matching synonyms of several words.
 	var lexemes, excluded, ordered []string
 	var positions []int
+	var embedder *string
 	err := db.QueryRow(ctx, `SELECT tsvector_to_array(to_tsvector('english', $1)), tsvector_to_array(to_tsvector('english', $2)),
 			ARRAY(SELECT u.lexeme FROM unnest(to_tsvector('english', $1)) u, unnest(u.positions) p ORDER BY p),
-			ARRAY(SELECT p::int FROM unnest(to_tsvector('english', $1)) u, unnest(u.positions) p ORDER BY p)`,
-		strings.Join(include, " "), strings.Join(exclude, " ")).Scan(&lexemes, &excluded, &ordered, &positions)
+			ARRAY(SELECT p::int FROM unnest(to_tsvector('english', $1)) u, unnest(u.positions) p ORDER BY p),
+			(SELECT embedder FROM shops WHERE id = $3)`,
+		strings.Join(include, " "), strings.Join(exclude, " "), shopID).Scan(&lexemes, &excluded, &ordered, &positions, &embedder)
 	if err != nil {
 		return textQuery{}, err
 	}
+	if embedder == nil {
+		return textQuery{}, salesagent.Errorf(salesagent.ENOTFOUND, "shop %d not found", shopID)
+	}
 
-	tq := textQuery{exclude: excluded}
+	tq := textQuery{exclude: excluded, embedder: *embedder}
 	for _, l := range lexemes {
 		tq.groups = append(tq.groups, lex.group(l))
 	}
