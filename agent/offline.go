@@ -159,6 +159,24 @@ func (c *composer) compose(ctx context.Context) error {
 	if handled {
 		needs = withoutNeed(withoutNeed(needs, NeedProductSearch), NeedPrice)
 	}
+
+	// "Do you sell a flask?" or a bare "rain jacket" is a question whether
+	// the shop has something, so a product search runs before any passage
+	// is quoted. "Do you sell my data?" is a privacy question instead.
+	object, opening, personal := productQuestion(turn.Message.Body)
+	if personal {
+		needs = withoutNeed(needs, NeedProductSearch)
+	}
+	if !handled && object != "" && c.availabilityAnswerable(needs) {
+		answered, err := c.availability(ctx, object, opening)
+		if err != nil {
+			return err
+		}
+		if answered {
+			needs = withoutNeed(needs, NeedProductSearch)
+		}
+	}
+
 	for _, need := range needs {
 		var err error
 		switch need {
