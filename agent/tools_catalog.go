@@ -259,14 +259,20 @@ func keepMatching(products []*salesagent.Product, query string, alternatives []s
 	if len(words) == 0 {
 		return products
 	}
+	// An alternative of several words, as "water bottle", must be named
+	// whole: "water" alone would keep every waterproof jacket.
+	var phrases [][]string
 	for _, a := range alternatives {
-		for _, s := range contentStems(a) {
-			words[s] = true
+		if stems := contentStems(a); len(stems) > 0 {
+			phrases = append(phrases, stems)
 		}
 	}
 	var matching []*salesagent.Product
 	for _, p := range products {
-		if overlap(words, setOf(contentStems(productText(p)))) > 0 {
+		stems := setOf(contentStems(productText(p)))
+		if overlap(words, stems) > 0 || slices.ContainsFunc(phrases, func(phrase []string) bool {
+			return !slices.ContainsFunc(phrase, func(s string) bool { return !stems[s] })
+		}) {
 			matching = append(matching, p)
 		}
 	}

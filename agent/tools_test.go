@@ -180,4 +180,12 @@ func TestSearchProductsKeepsSynonymMatches(t *testing.T) {
 	if kept := keepMatching([]*salesagent.Product{shoe}, "sneakers", nil); len(kept) != 0 {
 		t.Errorf("keepMatching without alternatives kept %d products, want 0", len(kept))
 	}
+
+	// A phrase alternative must be named whole.
+	shell := &salesagent.Product{Title: "Rain Shell", Description: "Sheds water on wet days."}
+	bottle := &salesagent.Product{Title: "Insulated Water Bottle"}
+	kept := keepMatching([]*salesagent.Product{shell, bottle}, "flask", []string{"water bottle"})
+	if len(kept) != 1 || kept[0] != bottle {
+		t.Errorf("keepMatching for flask with alternative \"water bottle\" kept %d products, want only the bottle", len(kept))
+	}
 }

@@ -237,6 +237,16 @@ func (tq *textQuery) addSynonymGroup(e *synonymEntry, query tokenSeq, lex *lexic
 	df := min(total, lex.chunks)
 	group := termGroup{source: e.input.tsText(), lexemes: alternatives, weight: synonymWeight * lex.idf(df), df: df}
 
+	// The words of a listed phrase are no typos either: "torch" in "head
+	// torch" must not be corrected to another word of the shop.
+	if len(e.input.lexemes) > 1 {
+		for i, g := range tq.groups {
+			if len(g.lexemes) > 1 && g.source == g.lexemes[0] && lex.df[g.source] == 0 && slices.Contains(e.input.lexemes, g.source) {
+				tq.groups[i] = lex.uncorrected(g.source)
+			}
+		}
+	}
+
 	if word := e.input.lexemes[0]; len(e.input.lexemes) == 1 && lex.df[word] == 0 {
 		for i, g := range tq.groups {
 			if g.lexemes[0] == word {

@@ -111,3 +111,28 @@ func TestAddSynonymsGroups(t *testing.T) {
 		t.Errorf("groups of \"chicken and wire\" = %+v, want no synonym group", tq.groups)
 	}
 }
+
+func TestAddSynonymsKeepsPhraseWordsUncorrected(t *testing.T) {
+	terms := map[string]phrase{
+		"head torch": {lexemes: []string{"head", "torch"}, offsets: []int{0, 1}},
+		"headlamp":   {lexemes: []string{"headlamp"}, offsets: []int{0}},
+	}
+	lex := testLexicon(100, map[string]int{"head": 3, "touch": 9, "headlamp": 1})
+	lex.synonyms = newSynonymSet([]salesagent.SynonymRule{{Inputs: []string{"head torch"}, Outputs: []string{"headlamp"}}}, terms)
+
+	// Without the rule, "torch" would be corrected to "touch".
+	if g := lex.group("torch"); !slices.Equal(g.lexemes, []string{"torch", "touch"}) {
+		t.Fatalf("group of torch = %q, want the correction to touch", g.lexemes)
+	}
+	tq := textQuery{groups: []termGroup{lex.group("head"), lex.group("torch")}}
+	tq.addSynonyms(newTokenSeq([]string{"head", "torch"}, []int{1, 2}), lex)
+	if len(tq.groups) != 3 {
+		t.Fatalf("groups of head torch = %+v, want the two words and the synonym group", tq.groups)
+	}
+	if got := tq.groups[1].lexemes; !slices.Equal(got, []string{"torch"}) {
+		t.Errorf("torch's group = %q, want torch alone once the phrase matched a rule", got)
+	}
+	if got := tq.groups[2].lexemes; !slices.Equal(got, []string{"headlamp"}) {
+		t.Errorf("synonym group = %q, want [headlamp]", got)
+	}
+}

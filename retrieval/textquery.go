@@ -117,8 +117,8 @@ func parseTextQuery(ctx context.Context, db rowQuerier, shopID int64, text strin
 // group weighs one lexeme of the query, with its correction when the shop
 // does not use it.
 func (l *lexicon) group(lexeme string) termGroup {
-	df := l.df[lexeme]
-	g := termGroup{source: lexeme, lexemes: []string{lexeme}, weight: l.idf(df), df: df}
+	g := l.uncorrected(lexeme)
+	df := g.df
 	if df > 0 || !isLetters(lexeme) || utf8.RuneCountInString(lexeme) < 4 {
 		return g
 	}
@@ -128,6 +128,12 @@ func (l *lexicon) group(lexeme string) termGroup {
 		g.weight = correctionWeight * l.idf(g.df)
 	}
 	return g
+}
+
+// uncorrected weighs one lexeme of the query as the shopper wrote it.
+func (l *lexicon) uncorrected(lexeme string) termGroup {
+	df := l.df[lexeme]
+	return termGroup{source: lexeme, lexemes: []string{lexeme}, weight: l.idf(df), df: df}
 }
 
 // addJoined adds a group for each pair of neighbouring words whose joined
