@@ -158,7 +158,7 @@ func (s *Service) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv
 
 // errHeld ends a turn's preparation when an operator holds the
 // conversation.
-var errHeld = errors.New("an operator holds the conversation")
+var errHeld = errors.New("conversation taken over by an operator")
 
 // prepareTurn gathers what the brain needs: the conversation as stored
 // now, the customer, the history, the product in view, the shop's policy

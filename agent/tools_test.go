@@ -184,8 +184,8 @@ func TestSearchProductsKeepsSynonymMatches(t *testing.T) {
 	// A phrase alternative must be named whole.
 	shell := &salesagent.Product{Title: "Rain Shell", Description: "Sheds water on wet days."}
 	bottle := &salesagent.Product{Title: "Insulated Water Bottle"}
-	kept := keepMatching([]*salesagent.Product{shell, bottle}, "flask", []string{"water bottle"})
-	if len(kept) != 1 || kept[0] != bottle {
-		t.Errorf("keepMatching for flask with alternative \"water bottle\" kept %d products, want only the bottle", len(kept))
+	keptProducts := keepMatching([]*salesagent.Product{shell, bottle}, "flask", []string{"water bottle"})
+	if len(keptProducts) != 1 || keptProducts[0] != bottle {
+		t.Errorf("keepMatching for flask with alternative \"water bottle\" kept %d products, want only the bottle", len(keptProducts))
 	}
 }

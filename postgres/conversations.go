@@ -77,7 +77,7 @@ func (db *DB) SetConversationCustomer(ctx context.Context, shopID, id, customerI
 // msg.ClientID is set and a message with that client id exists, nothing is
 // stored and the existing message is returned with duplicate set, so a
 // resend is a no-op. A shopper message reopens a resolved conversation: its
-// status goes back to open, so the agent answers again.
+// status goes back to open, so the agent replies again.
 //
 // It takes one statement, committed on its own, because it is the first
 // step of every shopper turn and a transaction would add three round trips
@@ -111,7 +111,7 @@ func appendMessage(ctx context.Context, tx pgx.Tx, shopID int64, msg salesagent.
 	return appendMessageRule(ctx, tx, shopID, msg, appendRule{})
 }
 
-// appendRule tells appendMessageRule what else storing a message does.
+// appendRule is what else appendMessageRule does when it stores a message.
 type appendRule struct {
 	// reopen puts a resolved conversation back to open.
 	reopen bool
@@ -140,7 +140,7 @@ SELECT $1, $2, last_seq, $3, $4, $5, $6, $7, $8, $9, $10 FROM conv
 RETURNING ` + messageColumns
 
 // appendMessageRule runs appendSQL on q. When it stores nothing, one more
-// query tells why: the client id's message exists (returned with duplicate
+// query finds the reason: the client id's message exists (returned with duplicate
 // set), an operator holds the conversation (a zero Message), or the
 // conversation is missing (ENOTFOUND). On a pool, a copy stored
 // concurrently is found the same way; in a transaction, the unique

@@ -216,9 +216,12 @@ func TestAppendMessageToMissingOrHeldConversation(t *testing.T) {
 	if err := db.SetConversationStatus(ctx, shop.ID, conv.ID, salesagent.StatusOperator); err != nil {
 		t.Fatal(err)
 	}
-	held, err := db.AppendAgentMessage(ctx, shop.ID, salesagent.Message{ConversationID: conv.ID, Role: salesagent.RoleAgent, Body: "too late"})
-	if err != nil || held.Seq != 0 {
-		t.Fatalf("agent append while held: seq %d, err %v; want nothing stored", held.Seq, err)
+	dropped, err := db.AppendAgentMessage(ctx, shop.ID, salesagent.Message{ConversationID: conv.ID, Role: salesagent.RoleAgent, Body: "too late"})
+	if err != nil {
+		t.Fatalf("agent append while held: %v", err)
+	}
+	if dropped.Seq != 0 {
+		t.Errorf("agent append while held stored seq %d, want nothing stored", dropped.Seq)
 	}
 	shopper, _, err := db.AppendMessage(ctx, shop.ID, salesagent.Message{ConversationID: conv.ID, Role: salesagent.RoleShopper, Body: "still there?"})
 	if err != nil || shopper.Seq != 1 {
@@ -261,11 +264,10 @@ func TestConversationIsolatedByShop(t *testing.T) {
 	}
 }
 
-// TestRecordEventsConcurrentTurns records the events of many turns of one
-// customer at once, as two tabs or two channels do: every turn's events
-// and profile change must be kept, with no deadlock between them.
-func TestRecordEventsConcurrentTurns(t *testing.T) {
-	t.Parallel()
+// newCustomerConversation returns a new shop with a customer and a web
+// conversation of theirs.
+func newCustomerConversation(t *testing.T) (*postgres.DB, *salesagent.Shop, *salesagent.Customer, *salesagent.Conversation) {
+	t.Helper()
 	db := pgtest.DB(t)
 	ctx := context.Background()
 	shop := newShop(t, db)
@@ -277,6 +279,16 @@ func TestRecordEventsConcurrentTurns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db, shop, customer, conv
+}
+
+// TestRecordEventsConcurrentTurns records the events of many turns of one
+// customer at once, as two tabs or two channels do: every turn's events
+// and profile change must be kept, with no deadlock between them.
+func TestRecordEventsConcurrentTurns(t *testing.T) {
+	t.Parallel()
+	db, shop, customer, conv := newCustomerConversation(t)
+	ctx := context.Background()
 
 	const turns = 24
 	var wg sync.WaitGroup
@@ -316,19 +328,10 @@ func TestRecordEventsConcurrentTurns(t *testing.T) {
 
 func TestRecordEventsUpdatesProfile(t *testing.T) {
 	t.Parallel()
-	db := pgtest.DB(t)
+	db, shop, customer, conv := newCustomerConversation(t)
 	ctx := context.Background()
-	shop := newShop(t, db)
-	customer, err := db.CreateCustomer(ctx, shop.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv, err := db.CreateConversation(ctx, shop.ID, salesagent.ChannelWeb, nil, &customer.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	events := []salesagent.Event{{ConversationID: &conv.ID, Type: salesagent.EventCartSaved}}
-	err = db.RecordEvents(ctx, shop.ID, &customer.ID, events, func(p *salesagent.Profile) { p.CartsSaved++ })
+	err := db.RecordEvents(ctx, shop.ID, &customer.ID, events, func(p *salesagent.Profile) { p.CartsSaved++ })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,9 @@ const feedbackDocs = 10
 // the best hit's, scaled to unit length. Vector search with it finds
 // products that resemble the best lexical matches even when they share
 // few words with the query, such as typos the full-text query corrected
-// or products a shop names in its own words. vectors holds the hits'
-// embeddings by chunk id, as rankText read them with the hits; hits
-// without one, or with one of another length, are left out. With none,
-// query is returned.
+// or products a shop names in its own words. vectors maps chunk ids to the
+// hits' embeddings, as rankText read them. Hits without one, or with one
+// of another length, are left out, and with none, query is returned.
 func feedbackVector(query []float32, hits []Hit, vectors map[int64][]float32) []float32 {
 	hits = hits[:min(feedbackDocs, len(hits))]
 	if len(hits) == 0 || hits[0].Score <= 0 || len(vectors) == 0 {

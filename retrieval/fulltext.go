@@ -22,9 +22,8 @@ import (
 // lexeme of the candidate groups (see candidateGroups) are ranked.
 //
 // With a feedback embedder, it also returns that embedder's stored vectors
-// of the first feedbackDocs hits, by chunk id, which hybrid search moves
-// its query vector towards (see feedbackVector); reading them here saves
-// the search a round trip.
+// of the first feedbackDocs hits, by chunk id, for feedbackVector. Reading
+// them in this query saves hybrid search a round trip.
 func rankText(ctx context.Context, db *postgres.DB, shopID int64, q Query, tq textQuery, depth int, feedback Embedder) ([]Hit, map[int64][]float32, error) {
 	if len(tq.groups) == 0 {
 		return nil, nil, nil

@@ -380,9 +380,9 @@ func nearestHits(ctx context.Context, db *postgres.DB, shopID int64, q Query, e 
 // exactScan reports whether a vector search over the chunks passing filter
 // should rank them all exactly rather than walk the HNSW index (see
 // UsesHNSW). It counts the candidates, up to exactMax + 1, and keeps the
-// choice with the shop's lexicon, so that the count is taken again only
-// when the lexicon is read again, once a minute: a shop that grows past
-// the exact limit meanwhile is still ranked exactly, correctly if slower.
+// choice with the shop's lexicon, which is read again once a minute. A
+// shop that grows past the exact limit meanwhile is still ranked exactly,
+// which is correct but slower.
 func exactScan(ctx context.Context, q rowQuerier, filter string, a args, lex *lexicon) (bool, error) {
 	key := fmt.Sprint(filter, a)
 	if exact, ok := lex.scanChoice(key); ok {
