@@ -166,7 +166,7 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 	embedded := make(chan struct{})
 	go func() {
 		defer close(embedded)
-		queryVector, embedErr = embedQuery(ctx, embedder, q.Text)
+		queryVector, embedErr = embedQuery(ctx, embedder, includedText(q.Text))
 	}()
 	var textHits []Hit
 	var feedback map[int64][]float32
@@ -185,7 +185,7 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 	if useText {
 		queryVector = feedbackVector(queryVector, textHits, feedback)
 	}
-	vectorHits, err := nearestHits(ctx, s.db, shop.ID, q, embedder, lex, queryVector, depth)
+	vectorHits, err := nearestHits(ctx, s.db, shop.ID, q, embedder, lex, queryVector, depth, tq.exclude)
 	if err != nil {
 		return nil, fmt.Errorf("search shop %d: %w", shop.ID, err)
 	}
@@ -193,6 +193,20 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 		return vectorHits, nil
 	}
 	return fuseRRF(q.Limit, textHits, vectorHits), nil
+}
+
+// includedText returns text without its "-word" terms, which full-text
+// search excludes, so that the query's embedding does not move towards
+// them.
+func includedText(text string) string {
+	fields := strings.Fields(text)
+	included := fields[:0]
+	for _, f := range fields {
+		if rest, ok := strings.CutPrefix(f, "-"); !ok || rest == "" {
+			included = append(included, f)
+		}
+	}
+	return strings.Join(included, " ")
 }
 
 // embedQuery returns the query's embedding, or nil when it is the zero
@@ -353,13 +367,18 @@ const hnswSettings = `SELECT set_config('hnsw.ef_search', $1, true), set_config(
 // chunks pass the filters, or they are a small share of all vectors, it
 // computes every candidate's distance. Otherwise it walks the embedder's
 // HNSW index with iterative scan, which keeps searching until enough rows
-// pass the filters.
-func nearestHits(ctx context.Context, db *postgres.DB, shopID int64, q Query, e Embedder, lex *lexicon, vec []float32, depth int) ([]Hit, error) {
+// pass the filters. Chunks with a lexeme of exclude, the query's "-word"
+// terms, are left out. The choice between an exact and an HNSW scan
+// ignores them, because they remove few chunks.
+func nearestHits(ctx context.Context, db *postgres.DB, shopID int64, q Query, e Embedder, lex *lexicon, vec []float32, depth int, exclude []string) ([]Hit, error) {
 	var a args
 	filter := filterSQL(&a, shopID, q)
 	exact, err := exactScan(ctx, db.Pool, filter, a, lex)
 	if err != nil {
 		return nil, err
+	}
+	if len(exclude) > 0 {
+		filter += " AND NOT c.tsv @@ " + a.add(tsQuery(exclude, "")) + "::tsquery"
 	}
 
 	sql := nearestSQL(&a, filter, e, pgvector.NewVector(vec), depth, exact)

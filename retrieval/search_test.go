@@ -301,6 +301,20 @@ func TestSearchNegatedWord(t *testing.T) {
 	}
 }
 
+func TestSearchNegatedWordHybrid(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	hits := f.search(t, retrieval.Query{Text: "hiking -socks", Limit: 20})
+	if len(hits) == 0 {
+		t.Fatal("no hits")
+	}
+	for _, h := range hits {
+		if h.Source.ProductID == f.products["hiking-socks-3-pack"] {
+			t.Errorf("-socks returned the socks through vector search:%s", describe(hits))
+		}
+	}
+}
+
 func TestSearchRejectsBadQuery(t *testing.T) {
 	t.Parallel()
 	f := setup(t)

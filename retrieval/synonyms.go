@@ -217,6 +217,27 @@ func (tq *textQuery) addSynonyms(query tokenSeq, lex *lexicon) {
 	}
 }
 
+// excludeSynonyms adds the synonyms of each excluded word to the words
+// excluded: with "sneakers, trainers" listed, "shoes -sneakers" leaves out
+// trainers too.
+func (tq *textQuery) excludeSynonyms(lex *lexicon) {
+	if lex.synonyms == nil {
+		return
+	}
+	for _, word := range slices.Clone(tq.exclude) {
+		for _, e := range lex.synonyms.byFirst[word] {
+			if len(e.input.lexemes) != 1 {
+				continue
+			}
+			for _, alt := range e.alternatives {
+				if text := alt.tsText(); !slices.Contains(tq.exclude, text) {
+					tq.exclude = append(tq.exclude, text)
+				}
+			}
+		}
+	}
+}
+
 func (tq *textQuery) addSynonymGroup(e *synonymEntry, query tokenSeq, lex *lexicon) {
 	var alternatives []string
 	total := 0

@@ -186,3 +186,17 @@ func TestSearchWithoutSynonymsUnchanged(t *testing.T) {
 		}
 	}
 }
+
+func TestExcludedWordExcludesSynonyms(t *testing.T) {
+	db := pgtest.DB(t)
+	searcher := retrieval.NewSearcher(db)
+	shop := synonymShop(t, db, true)
+
+	headings := fullTextHeadings(t, searcher, shop, "canvas mesh -sneakers")
+	if indexOf(headings, "Canvas Trainers") >= 0 {
+		t.Errorf("canvas mesh -sneakers found the trainers: %q", headings)
+	}
+	if indexOf(headings, "Galvanized Poultry Netting") < 0 {
+		t.Errorf("canvas mesh -sneakers lost the netting: %q", headings)
+	}
+}

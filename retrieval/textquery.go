@@ -64,7 +64,7 @@ type textQuery struct {
 // parseTextQuery turns text into weighted term groups. PostgreSQL's english
 // configuration parses the words, as it parsed the chunks, so that tokens
 // such as "1/2" or "t-shirt" match as stored. Words with a leading "-" are
-// excluded. Then, from the shop's lexicon:
+// excluded, with their synonyms. Then, from the shop's lexicon:
 //
 //   - each term is weighted by its inverse document frequency, so rare words
 //     count more than common ones, as in BM25;
@@ -110,6 +110,7 @@ func parseTextQuery(ctx context.Context, db rowQuerier, shopID int64, text strin
 		tq.groups = append(tq.groups, lex.group(l))
 	}
 	tq.addSynonyms(newTokenSeq(ordered, positions), lex)
+	tq.excludeSynonyms(lex)
 	tq.addJoined(include, lex)
 	return tq, nil
 }
