@@ -41,7 +41,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	switch args[0] {
 	case "load":
-		return runBenchLoad(ctx, args[1:], stdout, stderr)
+		return runBenchLoad(ctx, args[1:], stdin, stdout, stderr)
 	case "sockets":
 		return runBenchSockets(ctx, args[1:], stdin, stdout, stderr)
 	case "webhooks":

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/internal/bench"
 )
@@ -39,6 +37,12 @@ type benchLoadConfig struct {
 	ShopData   string
 	JSON       bool
 	CPUProfile string
+	// Client is the process of the shoppers and the fake LLM:
+	// "inprocess", the server's, or "process", a child process.
+	Client string
+	// ShoppersOnly makes this process the child that --client process
+	// starts.
+	ShoppersOnly bool
 }
 
 func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, error) {
@@ -59,9 +63,11 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 
 	fs.StringVar(&cfg.ShopData, "shop-data", "demo/shop", "folder of store files loaded into the throwaway shop")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
-	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file, for go tool pprof")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the server's process during the load phase to this file, for go tool pprof")
+	fs.StringVar(&cfg.Client, "client", "inprocess", "where the shoppers and the fake LLM run: inprocess, in the server's process, or process, in a child process so the server's CPU, memory and garbage collection are measured alone")
+	fs.BoolVar(&cfg.ShoppersOnly, "shoppers-only", false, "run only the shoppers and the fake LLM, for the child process of --client process")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: salesagent bench load [flags]\n\nRuns simulated shoppers over WebSockets against an in-process server whose LLM is a local fake, and prints throughput, time to first token against the fake's own, added latency, errors, CPU and memory.")
+		fmt.Fprintln(stderr, "Usage: salesagent bench load [flags]\n\nRuns simulated shoppers over WebSockets against a server whose LLM is a local fake, and prints throughput, time to first token against the fake's own, added latency, errors, CPU and memory.")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -70,6 +76,9 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 
 	if fs.NArg() > 0 {
 		return cfg, usageError{fmt.Sprintf("unexpected argument %q: bench load takes flags only", fs.Arg(0))}
+	}
+	if cfg.Client != "inprocess" && cfg.Client != "process" {
+		return cfg, usageError{fmt.Sprintf("--client %q is not inprocess or process", cfg.Client)}
 	}
 	cfg.Load.Messages = benchMessages
 	if err := cfg.Load.Validate(); err != nil {
@@ -86,27 +95,42 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 
 // runBenchLoad starts the fake LLM and the server, runs the shoppers and
 // prints the report. Everything listens on 127.0.0.1 only.
-func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runBenchLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := parseBenchLoadFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.ShoppersOnly {
+		return runShoppers(ctx, cfg, stdin, stdout)
 	}
 	logger, err := newLogger(cfg.Config, stderr)
 	if err != nil {
 		return err
 	}
-	// Each conversation holds four descriptors in this process: the
-	// shopper's and the server's ends of its WebSocket, and the two ends
-	// of its stream from the fake LLM.
+	// With the shoppers in this process, each conversation holds four
+	// descriptors here: the shopper's and the server's ends of its
+	// WebSocket, and the two ends of its stream from the fake LLM. With
+	// --client process, the server's ends alone.
 	if _, err := bench.RaiseFileLimit(uint64(4*cfg.Load.Conversations + 1024)); err != nil {
 		return err
 	}
 
-	fake, err := bench.StartFakeLLM(cfg.Fake)
-	if err != nil {
-		return err
+	var shoppers *shoppersProcess
+	var fake *bench.FakeLLM
+	llmURL := ""
+	if cfg.Client == "process" {
+		if shoppers, err = startShoppers(args, stderr); err != nil {
+			return err
+		}
+		defer shoppers.Close()
+		llmURL = shoppers.FakeURL
+	} else {
+		if fake, err = bench.StartFakeLLM(cfg.Fake); err != nil {
+			return err
+		}
+		defer fake.Close()
+		llmURL = fake.URL
 	}
-	defer fake.Close()
 
 	db, err := openMigrated(ctx, cfg.Config, logger)
 	if err != nil {
@@ -120,7 +144,7 @@ func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer removeShop()
 
 	serverCfg := cfg.Config
-	serverCfg.Models.LLM = agent.LLMConfig{BaseURL: fake.URL, APIKey: "bench", Model: "bench-fake"}
+	serverCfg.Models.LLM = agent.LLMConfig{BaseURL: llmURL, APIKey: "bench", Model: "bench-fake"}
 	server, err := startBenchServer(ctx, serverCfg, 1, logger)
 	if err != nil {
 		return err
@@ -130,23 +154,36 @@ func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	load := cfg.Load
 	load.ServerURL, load.ShopKey = server.URLs[0], shop.WidgetKey
 	load.PageURL = server.URLs[0] + "/shop/" + shop.Slug
+	report := benchLoadReport{Settings: newLoadSettings(cfg, server.app.db.Pool.Config().MaxConns), Client: cfg.Client}
 	stopProfile, err := startCPUProfile(cfg.CPUProfile)
 	if err != nil {
 		return err
 	}
-	result, usage, err := runMeasured(ctx, load, server.app.db.Pool)
+	poolBefore := bench.ReadPool(server.app.db.Pool)
+	report.Process, err = measureProcess(func() (time.Duration, error) {
+		if shoppers != nil {
+			started := time.Now()
+			done, err := shoppers.Run(shoppersStart{ServerURL: load.ServerURL, ShopKey: load.ShopKey, PageURL: load.PageURL})
+			report.Report = done.result(load).Analyze(done.Requests)
+			report.LLM, report.Shoppers = llmUsage{Requests: len(done.Requests), Connections: done.Connections}, &done.Process
+			return time.Since(started), err
+		}
+		result, err := bench.RunLoad(ctx, load)
+		if err != nil {
+			return 0, err
+		}
+		requests, _ := fake.Requests()
+		report.Report, report.LLM = result.Analyze(requests), llmUsage{Requests: len(requests), Connections: fake.Connections()}
+		return result.Ended.Sub(result.Started), nil
+	})
 	if stopErr := stopProfile(); err == nil {
 		err = stopErr
 	}
 	if err != nil {
 		return err
 	}
+	report.Pool = bench.ReadPool(server.app.db.Pool).Since(poolBefore)
 
-	requests, _ := fake.Requests()
-	report := benchLoadReport{
-		Settings: newLoadSettings(cfg, server.app.db.Pool.Config().MaxConns), Report: result.Analyze(requests),
-		Process: usage.process, Pool: usage.pool, LLM: llmUsage{Requests: len(requests), Connections: fake.Connections()},
-	}
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -156,9 +193,7 @@ func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-// processUsage is the process's resource use during the load phase. The server,
-// the shoppers and the fake LLM share the process, so these figures cover
-// all three.
+// processUsage is a process's resource use during the load phase.
 type processUsage struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	// Cores is CPU seconds per second of wall time.
@@ -168,22 +203,15 @@ type processUsage struct {
 	PeakGoroutine int     `json:"peak_goroutines"`
 }
 
-// loadUsage is the resource use of the load phase.
-type loadUsage struct {
-	process processUsage
-	pool    bench.PoolUsage
-}
-
-// runMeasured runs the load while sampling the process's memory and
-// goroutines every quarter second, and counts the waits for the server's
-// database connections.
-func runMeasured(ctx context.Context, load bench.LoadConfig, pool *pgxpool.Pool) (*bench.LoadResult, loadUsage, error) {
+// measureProcess calls run while sampling this process's memory and
+// goroutines every quarter second, and returns the process's resource use
+// over the wall time that run reports.
+func measureProcess(run func() (wall time.Duration, err error)) (processUsage, error) {
 	var usage processUsage
 	before, err := bench.ReadProcess()
 	if err != nil {
-		return nil, loadUsage{}, err
+		return usage, err
 	}
-	poolBefore := bench.ReadPool(pool)
 
 	done := make(chan struct{})
 	var sampler sync.WaitGroup
@@ -203,24 +231,23 @@ func runMeasured(ctx context.Context, load bench.LoadConfig, pool *pgxpool.Pool)
 			}
 		}
 	})
-	result, err := bench.RunLoad(ctx, load)
+	wall, err := run()
 	close(done)
 	sampler.Wait()
 	if err != nil {
-		return nil, loadUsage{}, err
+		return usage, err
 	}
 
-	poolUsage := bench.ReadPool(pool).Since(poolBefore)
 	after, err := bench.ReadProcess()
 	if err != nil {
-		return nil, loadUsage{}, err
+		return usage, err
 	}
 	usage.CPUSeconds = (after.CPU - before.CPU).Seconds()
-	if wall := result.Ended.Sub(result.Started).Seconds(); wall > 0 {
-		usage.Cores = usage.CPUSeconds / wall
+	if wall > 0 {
+		usage.Cores = usage.CPUSeconds / wall.Seconds()
 	}
 	usage.PeakRSSMiB = max(usage.PeakRSSMiB, mebibytes(after.RSS))
-	return result, loadUsage{process: usage, pool: poolUsage}, nil
+	return usage, nil
 }
 
 // loadSettings echoes the run's settings in the report.
@@ -250,9 +277,14 @@ func newLoadSettings(cfg benchLoadConfig, poolConns int32) loadSettings {
 type benchLoadReport struct {
 	Settings loadSettings     `json:"settings"`
 	Report   bench.LoadReport `json:"report"`
-	Process  processUsage     `json:"process"`
-	Pool     bench.PoolUsage  `json:"db_pool"`
-	LLM      llmUsage         `json:"llm"`
+	// Client is the process of the shoppers and the fake LLM (see
+	// benchLoadConfig). With "inprocess", Process covers them too.
+	Client  string          `json:"client"`
+	Process processUsage    `json:"process"`
+	Pool    bench.PoolUsage `json:"db_pool"`
+	LLM     llmUsage        `json:"llm"`
+	// Shoppers is the child process's use with --client process.
+	Shoppers *processUsage `json:"shoppers_process,omitempty"`
 }
 
 // llmUsage is the number of requests the fake LLM served and of the
@@ -277,12 +309,21 @@ func (r benchLoadReport) write(w io.Writer) {
 	summaryLine(w, "  after 1st token", rep.AfterFirstToken)
 	summaryLine(w, "ack", rep.Ack)
 	summaryLine(w, "full reply", rep.Reply)
-	p := r.Process
-	fmt.Fprintf(w, "process              %.1f CPU s (%.2f cores), peak RSS %.0f MiB, peak live heap %.0f MiB, peak goroutines %d\n",
-		p.CPUSeconds, p.Cores, p.PeakRSSMiB, p.HeapLiveMiB, p.PeakGoroutine)
-	fmt.Fprintln(w, "(server, shoppers and fake LLM share the process, so CPU and memory cover all three)")
+	if r.Shoppers != nil {
+		usageLine(w, "server process", r.Process)
+		usageLine(w, "shoppers process", *r.Shoppers)
+		fmt.Fprintln(w, "(the shoppers and the fake LLM ran in a child process)")
+	} else {
+		usageLine(w, "process", r.Process)
+		fmt.Fprintln(w, "(server, shoppers and fake LLM share the process, so CPU and memory cover all three)")
+	}
 	poolLine(w, r.Pool)
 	fmt.Fprintf(w, "LLM connections      %d opened for %d requests\n", r.LLM.Connections, r.LLM.Requests)
+}
+
+func usageLine(w io.Writer, label string, p processUsage) {
+	fmt.Fprintf(w, "%-20s %.1f CPU s (%.2f cores), peak RSS %.0f MiB, peak live heap %.0f MiB, peak goroutines %d\n",
+		label, p.CPUSeconds, p.Cores, p.PeakRSSMiB, p.HeapLiveMiB, p.PeakGoroutine)
 }
 
 // poolLine prints how often the server waited for a database connection.

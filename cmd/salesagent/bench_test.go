@@ -56,7 +56,9 @@ func TestBenchLoadSmoke(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatalf("bench load printed no JSON report: %v\n%s", err, stdout)
 	}
-	var raw map[string]map[string]any
+	var raw struct {
+		Report map[string]any `json:"report"`
+	}
 	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +76,12 @@ func TestBenchLoadSmoke(t *testing.T) {
 		t.Errorf("%d turns matched to the fake LLM's requests, want 6", r.Matched)
 	}
 	for _, key := range []string{"ttft", "fake_ttft", "added", "before_llm", "after_first_token", "ack", "reply", "ttft_ratio"} {
-		if _, ok := raw["report"][key]; !ok {
+		if _, ok := raw.Report[key]; !ok {
 			t.Errorf("report has no %q", key)
 		}
 	}
-	if ttft, ok := raw["report"]["ttft"].(map[string]any); !ok || ttft["p99_ms"] == nil || ttft["count"] != 6.0 {
-		t.Errorf("report.ttft = %v, want a summary of 6 turns in ms", raw["report"]["ttft"])
+	if ttft, ok := raw.Report["ttft"].(map[string]any); !ok || ttft["p99_ms"] == nil || ttft["count"] != 6.0 {
+		t.Errorf("report.ttft = %v, want a summary of 6 turns in ms", raw.Report["ttft"])
 	}
 	if out.Process.CPUSeconds <= 0 || out.Process.PeakRSSMiB <= 0 {
 		t.Errorf("process = %+v, want CPU time and RSS", out.Process)
@@ -95,6 +97,52 @@ func TestBenchLoadSmoke(t *testing.T) {
 	}
 	if after := benchShops(t); after != before {
 		t.Errorf("%d benchmark shops after the run, %d before: the throwaway shop was kept", after, before)
+	}
+}
+
+func TestBenchLoadClientProcess(t *testing.T) {
+	stdout, stderr, err := runCommand(t, "bench", "load", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t), "--client", "process",
+		"--conversations", "2", "--turns", "2", "--ramp", "100ms", "--think", "10ms", "--duration", "1m",
+		"--fake-ttft", "20ms", "--fake-tokens-per-sec", "500", "--fake-tokens", "5", "--json")
+	if err != nil {
+		t.Fatalf("bench load --client process: %v\nstderr:\n%s", err, stderr)
+	}
+
+	var out benchLoadReport
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("bench load printed no JSON report: %v\n%s", err, stdout)
+	}
+	r := out.Report
+	if r.TurnsSent != 4 || r.Replies != 4 || r.Matched != 4 || len(r.Errors) != 0 {
+		t.Errorf("%d turns sent, %d replied, %d matched, errors %v; want 4, 4, 4 and none", r.TurnsSent, r.Replies, r.Matched, r.Errors)
+	}
+	if out.Client != "process" || out.Shoppers == nil {
+		t.Fatalf("client %q with shoppers' process %+v, want the child's own usage", out.Client, out.Shoppers)
+	}
+	if out.Shoppers.CPUSeconds <= 0 || out.Shoppers.PeakRSSMiB <= 0 || out.Process.CPUSeconds <= 0 {
+		t.Errorf("server %+v and shoppers %+v, want CPU time and RSS for both", out.Process, *out.Shoppers)
+	}
+	if out.LLM.Requests != 4 {
+		t.Errorf("llm = %+v, want the child's fake LLM to count 4 requests", out.LLM)
+	}
+	// Summaries are written in milliseconds and not read back.
+	var raw struct {
+		Report map[string]any `json:"report"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"ttft", "fake_ttft", "added"} {
+		if s, _ := raw.Report[key].(map[string]any); s["count"] != 4.0 || s["p50_ms"] == nil || s["p50_ms"].(float64) <= 0 {
+			t.Errorf("report.%s = %v, want 4 turns with a median above 0 ms", key, s)
+		}
+	}
+}
+
+func TestBenchLoadRejectsUnknownClient(t *testing.T) {
+	_, stderr, err := runCommand(t, "bench", "load", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t), "--client", "remote")
+	if err == nil || !strings.Contains(err.Error()+stderr, `--client "remote" is not inprocess or process`) {
+		t.Errorf("bench load --client remote: err %v, stderr %q; want an error naming the value", err, stderr)
 	}
 }
 

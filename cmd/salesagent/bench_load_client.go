@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/salesagent/salesagent/internal/bench"
+)
+
+// With --client process, bench load runs the shoppers and the fake LLM in
+// a child process, so that the server's CPU, memory, garbage collection
+// and scheduler are its own. The two processes talk in JSON lines:
+//
+//  1. the child starts the fake LLM and prints shoppersReady;
+//  2. the parent starts the server against that LLM and writes
+//     shoppersStart to the child's standard input;
+//  3. the child runs the shoppers and prints shoppersDone.
+
+// shoppersReady is the child's first line.
+type shoppersReady struct {
+	FakeURL string `json:"fake_url"`
+}
+
+// shoppersStart is the parent's line to the child: the server and its shop.
+type shoppersStart struct {
+	ServerURL string `json:"server_url"`
+	ShopKey   string `json:"shop_key"`
+	PageURL   string `json:"page_url"`
+}
+
+// shoppersDone is the child's last line: the record of the load, what
+// the fake LLM saw, and the child's own resource use. The parent analyses
+// them, since a report's summaries are written in milliseconds and not
+// read back.
+type shoppersDone struct {
+	Started     time.Time           `json:"started"`
+	Ended       time.Time           `json:"ended"`
+	Connected   int                 `json:"connected"`
+	Turns       []bench.TurnResult  `json:"turns"`
+	Requests    []bench.FakeRequest `json:"requests"`
+	Connections int64               `json:"llm_connections"`
+	Process     processUsage        `json:"process"`
+}
+
+// result returns the load's record as RunLoad returned it in the child.
+func (d shoppersDone) result(load bench.LoadConfig) *bench.LoadResult {
+	return &bench.LoadResult{Config: load, Started: d.Started, Ended: d.Ended, Connected: d.Connected, Turns: d.Turns}
+}
+
+// runShoppers is the child's side: bench load --shoppers-only.
+func runShoppers(ctx context.Context, cfg benchLoadConfig, stdin io.Reader, stdout io.Writer) error {
+	// The shopper's end of each WebSocket and the fake's end of each LLM
+	// stream.
+	if _, err := bench.RaiseFileLimit(uint64(2*cfg.Load.Conversations + 1024)); err != nil {
+		return err
+	}
+	fake, err := bench.StartFakeLLM(cfg.Fake)
+	if err != nil {
+		return err
+	}
+	defer fake.Close()
+
+	enc := json.NewEncoder(stdout)
+	if err := enc.Encode(shoppersReady{FakeURL: fake.URL}); err != nil {
+		return fmt.Errorf("write the ready line: %w", err)
+	}
+	var start shoppersStart
+	if err := json.NewDecoder(stdin).Decode(&start); err != nil {
+		return fmt.Errorf("read the start line from the parent: %w", err)
+	}
+
+	load := cfg.Load
+	load.ServerURL, load.ShopKey, load.PageURL = start.ServerURL, start.ShopKey, start.PageURL
+	var result *bench.LoadResult
+	usage, err := measureProcess(func() (time.Duration, error) {
+		var err error
+		result, err = bench.RunLoad(ctx, load)
+		if err != nil {
+			return 0, err
+		}
+		return result.Ended.Sub(result.Started), nil
+	})
+	if err != nil {
+		return err
+	}
+	requests, _ := fake.Requests()
+	done := shoppersDone{Started: result.Started, Ended: result.Ended, Connected: result.Connected, Turns: result.Turns,
+		Requests: requests, Connections: fake.Connections(), Process: usage}
+	if err := enc.Encode(done); err != nil {
+		return fmt.Errorf("write the report line: %w", err)
+	}
+	return nil
+}
+
+// shoppersProcess is the parent's handle on the child.
+type shoppersProcess struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	lines   *bufio.Scanner
+	FakeURL string
+}
+
+// startShoppers starts the child with the load and fake LLM flags of args
+// and waits for its fake LLM.
+func startShoppers(args []string, stderr io.Writer) (*shoppersProcess, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this program to start the shoppers' process (or pass --client inprocess): %w", err)
+	}
+	cmd := exec.Command(exe, append([]string{"bench", "load", "--shoppers-only"}, args...)...)
+	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start the shoppers' process: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start the shoppers' process: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the shoppers' process %s: %w", exe, err)
+	}
+
+	p := &shoppersProcess{cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}
+	p.lines.Buffer(nil, 64<<20)
+	var ready shoppersReady
+	if err := p.read(&ready); err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.FakeURL = ready.FakeURL
+	return p, nil
+}
+
+// read decodes the child's next line into v.
+func (p *shoppersProcess) read(v any) error {
+	if !p.lines.Scan() {
+		return errors.New("the shoppers' process ended without its report line; its errors are above")
+	}
+	if err := json.Unmarshal(p.lines.Bytes(), v); err != nil {
+		return fmt.Errorf("read the shoppers' process line %q: %w", p.lines.Text(), err)
+	}
+	return nil
+}
+
+// Run starts the shoppers against the server and waits for their report.
+func (p *shoppersProcess) Run(start shoppersStart) (shoppersDone, error) {
+	var done shoppersDone
+	if err := json.NewEncoder(p.stdin).Encode(start); err != nil {
+		return done, fmt.Errorf("start the shoppers: %w", err)
+	}
+	err := p.read(&done)
+	return done, err
+}
+
+// Close ends the child, killing it if it has not exited a minute after
+// its standard input closes.
+func (p *shoppersProcess) Close() {
+	p.stdin.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- p.cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(time.Minute):
+		_ = p.cmd.Process.Kill()
+		<-exited
+	}
+}
