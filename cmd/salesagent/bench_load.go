@@ -43,6 +43,9 @@ type benchLoadConfig struct {
 	// ShoppersOnly makes this process the child that --client process
 	// starts.
 	ShoppersOnly bool
+	// Messages names the shoppers' script: "scripted", benchMessages, or
+	// "varied", bench.VariedMessages.
+	Messages string
 }
 
 func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, error) {
@@ -65,6 +68,7 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the server's process during the load phase to this file, for go tool pprof")
 	fs.StringVar(&cfg.Client, "client", "inprocess", "where the shoppers and the fake LLM run: inprocess, in the server's process, or process, in a child process so the server's CPU, memory and garbage collection are measured alone")
+	fs.StringVar(&cfg.Messages, "messages", "scripted", "what the shoppers send: scripted, eight questions again and again, or varied, a different message for nearly every turn, as real shoppers write")
 	fs.BoolVar(&cfg.ShoppersOnly, "shoppers-only", false, "run only the shoppers and the fake LLM, for the child process of --client process")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: salesagent bench load [flags]\n\nRuns simulated shoppers over WebSockets against a server whose LLM is a local fake, and prints throughput, time to first token against the fake's own, added latency, errors, CPU and memory.")
@@ -80,7 +84,14 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 	if cfg.Client != "inprocess" && cfg.Client != "process" {
 		return cfg, usageError{fmt.Sprintf("--client %q is not inprocess or process", cfg.Client)}
 	}
-	cfg.Load.Messages = benchMessages
+	switch cfg.Messages {
+	case "scripted":
+		cfg.Load.Messages = benchMessages
+	case "varied":
+		cfg.Load.Messages = bench.VariedMessages(max(cfg.Load.Conversations*cfg.Load.Turns, 1), 1)
+	default:
+		return cfg, usageError{fmt.Sprintf("--messages %q is not scripted or varied", cfg.Messages)}
+	}
 	if err := cfg.Load.Validate(); err != nil {
 		return cfg, usageError{err.Error()}
 	}
@@ -260,13 +271,14 @@ type loadSettings struct {
 	FakeTTFTMS       float64 `json:"fake_ttft_ms"`
 	FakeTokensPerSec float64 `json:"fake_tokens_per_sec"`
 	FakeTokens       int     `json:"fake_tokens"`
+	Messages         string  `json:"messages"`
 	// DatabasePoolConns is the server's pgx pool size, set by the
 	// pool_max_conns parameter of --database-url.
 	DatabasePoolConns int32 `json:"db_pool_max_conns"`
 }
 
 func newLoadSettings(cfg benchLoadConfig, poolConns int32) loadSettings {
-	return loadSettings{DatabasePoolConns: poolConns,
+	return loadSettings{DatabasePoolConns: poolConns, Messages: cfg.Messages,
 		Conversations: cfg.Load.Conversations, Turns: cfg.Load.Turns,
 		RampSeconds: cfg.Load.Ramp.Seconds(), ThinkSeconds: cfg.Load.Think.Seconds(), DurationSeconds: cfg.Load.Duration.Seconds(),
 		FakeTTFTMS: bench.Milliseconds(cfg.Fake.TTFT), FakeTokensPerSec: cfg.Fake.TokensPerSecond, FakeTokens: cfg.Fake.Tokens,
@@ -296,8 +308,8 @@ type llmUsage struct {
 
 func (r benchLoadReport) write(w io.Writer) {
 	s, rep := r.Settings, r.Report
-	fmt.Fprintf(w, "salesagent bench load: %d conversations × %d turns, ramp %gs, think %gs; fake LLM TTFT %g ms, %g tokens/s, %d tokens; database pool %d connections\n\n",
-		s.Conversations, s.Turns, s.RampSeconds, s.ThinkSeconds, s.FakeTTFTMS, s.FakeTokensPerSec, s.FakeTokens, s.DatabasePoolConns)
+	fmt.Fprintf(w, "salesagent bench load: %d conversations × %d turns (%s messages), ramp %gs, think %gs; fake LLM TTFT %g ms, %g tokens/s, %d tokens; database pool %d connections\n\n",
+		s.Conversations, s.Turns, s.Messages, s.RampSeconds, s.ThinkSeconds, s.FakeTTFTMS, s.FakeTokensPerSec, s.FakeTokens, s.DatabasePoolConns)
 	fmt.Fprintf(w, "connected            %d of %d\n", rep.Connected, rep.Conversations)
 	fmt.Fprintf(w, "turns                %d sent, %d replied, %d cut by --duration, errors: %s\n", rep.TurnsSent, rep.Replies, rep.Cut, errorCounts(rep.Errors))
 	fmt.Fprintf(w, "throughput           %.1f turns/s over %.1f s\n", rep.TurnsPerSecond, rep.ElapsedSeconds)

@@ -139,6 +139,30 @@ func TestBenchLoadClientProcess(t *testing.T) {
 	}
 }
 
+func TestBenchLoadVariedMessages(t *testing.T) {
+	stdout, stderr, err := runCommand(t, "bench", "load", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t), "--messages", "varied",
+		"--conversations", "3", "--turns", "2", "--ramp", "100ms", "--think", "10ms", "--duration", "1m",
+		"--fake-ttft", "20ms", "--fake-tokens-per-sec", "500", "--fake-tokens", "5", "--json")
+	if err != nil {
+		t.Fatalf("bench load --messages varied: %v\nstderr:\n%s", err, stderr)
+	}
+	var out benchLoadReport
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("bench load printed no JSON report: %v\n%s", err, stdout)
+	}
+	if out.Settings.Messages != "varied" {
+		t.Errorf("settings.messages = %q, want varied", out.Settings.Messages)
+	}
+	if r := out.Report; r.Replies != 6 || r.Matched != 6 || len(r.Errors) != 0 {
+		t.Errorf("%d replied, %d matched, errors %v; want 6, 6 and none", r.Replies, r.Matched, r.Errors)
+	}
+
+	_, stderr, err = runCommand(t, "bench", "load", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t), "--messages", "random")
+	if err == nil || !strings.Contains(err.Error()+stderr, `--messages "random" is not scripted or varied`) {
+		t.Errorf("bench load --messages random: err %v, stderr %q; want an error naming the value", err, stderr)
+	}
+}
+
 func TestBenchLoadRejectsUnknownClient(t *testing.T) {
 	_, stderr, err := runCommand(t, "bench", "load", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t), "--client", "remote")
 	if err == nil || !strings.Contains(err.Error()+stderr, `--client "remote" is not inprocess or process`) {

@@ -37,7 +37,8 @@ type LoadConfig struct {
 
 	Conversations, Turns int
 	// Messages is the script: turn t of conversation c sends
-	// Messages[(c+t) % len(Messages)].
+	// Messages[(c*Turns+t) % len(Messages)], so a script of
+	// Conversations × Turns messages sends each once.
 	Messages []string
 	// Ramp spreads the conversations' starts evenly over this time.
 	Ramp time.Duration
@@ -166,7 +167,7 @@ func (r *loadRun) turn(ctx context.Context, client *web.Client, c, t int) (resul
 	marker := TurnMarker(c, t)
 	frame := web.MessageFrame{
 		ClientID: rand.Text(),
-		Text:     cfg.Messages[(c+t)%len(cfg.Messages)],
+		Text:     cfg.Messages[(c*cfg.Turns+t)%len(cfg.Messages)],
 		Page:     &web.Page{URL: cfg.PageURL + marker},
 	}
 	result = TurnResult{Conversation: c, Turn: t, Marker: marker}
