@@ -140,3 +140,26 @@ func TestProductQuestion(t *testing.T) {
 		}
 	}
 }
+
+func TestExcludedWordsLeaveProductsOut(t *testing.T) {
+	t.Parallel()
+	b := setupDemo(t, true)
+	cases := []struct {
+		text       string
+		want, deny []string
+	}{
+		{"hiking -boots", []string{"Hiking Pants"}, []string{"Granite Waterproof Hiking Boot", "Cascade Mid Waterproof Boot"}},
+		{"shoes -sneakers", nil, []string{"Tempo Road-to-Trail Shoe", "Scree Trail Runner"}},
+	}
+	for _, tc := range cases {
+		got := b.sayFresh(t, tc.text)
+		assertContains(t, tc.text, got.reply.Body, tc.want, tc.deny)
+	}
+}
+
+func TestDemoSynonymExcludesOneJacket(t *testing.T) {
+	t.Parallel()
+	b := setupDemo(t, true)
+	got := b.sayFresh(t, "jackets -puffer")
+	assertContains(t, "jackets -puffer", got.reply.Body, []string{"Ridgeline Rain Jacket"}, []string{"Summit 800 Down Jacket"})
+}

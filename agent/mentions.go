@@ -71,7 +71,7 @@ func typeAlternatives(productType string) [][]string {
 // "Jackets" for "a rain shell". It returns "" when message names none, or
 // names several equally, as "fleece jacket" names Fleece and Jackets.
 func productTypeNamed(message string, types []string) string {
-	have := expandedStems(message)
+	have := expandedStems(withoutExclusions(message))
 	best, bestWords, tie := "", 0, false
 	for _, t := range types {
 		matched := 0

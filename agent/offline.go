@@ -163,7 +163,7 @@ func (c *composer) compose(ctx context.Context) error {
 	// "Do you sell a flask?" or a bare "rain jacket" is a question whether
 	// the shop has something, so a product search runs before any passage
 	// is quoted. "Do you sell my data?" is a privacy question instead.
-	object, opening, personal := productQuestion(turn.Message.Body)
+	object, opening, personal := productQuestion(withoutExclusions(turn.Message.Body))
 	if personal {
 		needs = withoutNeed(needs, NeedProductSearch)
 	}

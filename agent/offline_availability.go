@@ -147,8 +147,11 @@ func (c *composer) availabilityAnswerable(needs []Need) bool {
 // the shop's synonyms, come next. With nothing found, notCarried replies.
 func (c *composer) availability(ctx context.Context, object string, opening bool) (bool, error) {
 	c.searched = true
+	// The shopper's "-word" exclusions go first, so that shortening the
+	// query keeps them.
+	query := strings.Join(append(exclusions(c.turn.Message.Body), object), " ")
 	result, err := c.tools.CallWith(ctx, "search_products", searchProductsArgs{
-		Query: shorten(object, maxQueryLength), ProductType: c.productTypeNamed(),
+		Query: shorten(query, maxQueryLength), ProductType: c.productTypeNamed(),
 	})
 	if rejected(err) {
 		return false, nil

@@ -153,3 +153,28 @@ func joinOr(items []string) string {
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
+
+// exclusions returns the terms of message that a leading "-" excludes from
+// a product search, with their "-", as "-boots" in "hiking -boots". The
+// rule is the search's own (see retrieval.Searcher).
+func exclusions(message string) []string {
+	var out []string
+	for _, f := range strings.Fields(message) {
+		if rest, ok := strings.CutPrefix(f, "-"); ok && rest != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// withoutExclusions returns message without the terms that exclusions
+// returns, so that an excluded word names no product or product type.
+func withoutExclusions(message string) string {
+	var kept []string
+	for _, f := range strings.Fields(message) {
+		if rest, ok := strings.CutPrefix(f, "-"); !ok || rest == "" {
+			kept = append(kept, f)
+		}
+	}
+	return strings.Join(kept, " ")
+}
