@@ -69,7 +69,7 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the server's process during the load phase to this file, for go tool pprof")
 	fs.StringVar(&cfg.Client, "client", "inprocess", "where the shoppers and the fake LLM run: inprocess, in the server's process, or process, in a child process so the server's CPU, memory and garbage collection are measured alone")
 	fs.StringVar(&cfg.Messages, "messages", "scripted", "what the shoppers send: scripted, eight questions again and again, or varied, a different message for nearly every turn, as real shoppers write")
-	fs.BoolVar(&cfg.ShoppersOnly, "shoppers-only", false, "run only the shoppers and the fake LLM, for the child process of --client process")
+	fs.BoolVar(&cfg.ShoppersOnly, "shoppers-only", false, "internal: makes this process the child that --client process starts")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: salesagent bench load [flags]\n\nRuns simulated shoppers over WebSockets against a server whose LLM is a local fake, and prints throughput, time to first token against the fake's own, added latency, errors, CPU and memory.")
 		fs.PrintDefaults()
@@ -126,6 +126,17 @@ func runBenchLoad(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return err
 	}
 
+	db, err := openMigrated(ctx, cfg.Config, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	shop, removeShop, err := newBenchShop(ctx, db, cfg.ShopData, logger)
+	if err != nil {
+		return err
+	}
+	defer removeShop()
+
 	var shoppers *shoppersProcess
 	var fake *bench.FakeLLM
 	llmURL := ""
@@ -142,17 +153,6 @@ func runBenchLoad(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		defer fake.Close()
 		llmURL = fake.URL
 	}
-
-	db, err := openMigrated(ctx, cfg.Config, logger)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	shop, removeShop, err := newBenchShop(ctx, db, cfg.ShopData, logger)
-	if err != nil {
-		return err
-	}
-	defer removeShop()
 
 	serverCfg := cfg.Config
 	serverCfg.Models.LLM = agent.LLMConfig{BaseURL: llmURL, APIKey: "bench", Model: "bench-fake"}
@@ -174,7 +174,7 @@ func runBenchLoad(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	report.Process, err = measureProcess(func() (time.Duration, error) {
 		if shoppers != nil {
 			started := time.Now()
-			done, err := shoppers.Run(shoppersStart{ServerURL: load.ServerURL, ShopKey: load.ShopKey, PageURL: load.PageURL})
+			done, err := shoppers.Run(ctx, shoppersStart{ServerURL: load.ServerURL, ShopKey: load.ShopKey, PageURL: load.PageURL})
 			report.Report = done.result(load).Analyze(done.Requests)
 			report.LLM, report.Shoppers = llmUsage{Requests: len(done.Requests), Connections: done.Connections}, &done.Process
 			return time.Since(started), err

@@ -72,7 +72,10 @@ func runShoppers(ctx context.Context, cfg benchLoadConfig, stdin io.Reader, stdo
 		return fmt.Errorf("write the ready line: %w", err)
 	}
 	var start shoppersStart
-	if err := json.NewDecoder(stdin).Decode(&start); err != nil {
+	if err := json.NewDecoder(stdin).Decode(&start); errors.Is(err, io.EOF) {
+		// The parent stopped before the load, and says why itself.
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("read the start line from the parent: %w", err)
 	}
 
@@ -152,11 +155,22 @@ func (p *shoppersProcess) read(v any) error {
 }
 
 // Run starts the shoppers against the server and waits for their report.
-func (p *shoppersProcess) Run(start shoppersStart) (shoppersDone, error) {
+// When ctx ends first, it interrupts the child, which stops its shoppers
+// and reports the turns so far, as an interrupted run in process does.
+func (p *shoppersProcess) Run(ctx context.Context, start shoppersStart) (shoppersDone, error) {
 	var done shoppersDone
 	if err := json.NewEncoder(p.stdin).Encode(start); err != nil {
 		return done, fmt.Errorf("start the shoppers: %w", err)
 	}
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = p.cmd.Process.Signal(os.Interrupt)
+		case <-finished:
+		}
+	}()
 	err := p.read(&done)
 	return done, err
 }
