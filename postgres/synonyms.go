@@ -105,6 +105,50 @@ func pluralHas(n int) string {
 	return fmt.Sprintf("%d terms have", n)
 }
 
+// DroppedWords is a term of a synonyms file that keeps some of its words
+// and loses others to PostgreSQL's english stop words, as "down jacket"
+// matches as "jacket".
+type DroppedWords struct {
+	Line  int
+	Term  string
+	Words []string
+}
+
+// SynonymStopWords returns the terms of rules with several words of which
+// some are stop words, which search ignores. A term of stop words only is
+// an error of ReplaceSynonyms instead.
+func (db *DB) SynonymStopWords(ctx context.Context, rules []salesagent.SynonymRule) ([]DroppedWords, error) {
+	var lines []int32
+	var terms []string
+	for _, r := range rules {
+		for _, term := range append(append([]string{}, r.Inputs...), r.Outputs...) {
+			lines = append(lines, int32(r.Line))
+			terms = append(terms, term)
+		}
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT t.line, t.term, array_agg(w.word ORDER BY w.n)
+		FROM unnest($1::int[], $2::text[]) AS t (line, term),
+			regexp_split_to_table(t.term, '\s+') WITH ORDINALITY AS w (word, n)
+		WHERE to_tsvector('english', t.term) <> ''::tsvector AND w.word <> ''
+			AND to_tsvector('english', w.word) = ''::tsvector
+		GROUP BY t.line, t.term
+		ORDER BY t.line, t.term`, lines, terms)
+	if err != nil {
+		return nil, fmt.Errorf("find stop words in synonym terms: %w", err)
+	}
+	dropped, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (DroppedWords, error) {
+		var d DroppedWords
+		var line int32
+		err := row.Scan(&line, &d.Term, &d.Words)
+		d.Line = int(line)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find stop words in synonym terms: %w", err)
+	}
+	return dropped, nil
+}
+
 // ShopSynonyms returns the shop's synonym rules in file order. A shop
 // without any returns none and no error.
 func (db *DB) ShopSynonyms(ctx context.Context, shopID int64) ([]salesagent.SynonymRule, error) {

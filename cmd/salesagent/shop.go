@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/text/currency"
@@ -175,6 +176,14 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if synonymsPath != "" {
 		if err := db.ReplaceSynonyms(ctx, shop.ID, synonyms); err != nil {
 			return fmt.Errorf("load %s: %w", synonymsPath, err)
+		}
+		dropped, err := db.SynonymStopWords(ctx, synonyms)
+		if err != nil {
+			return err
+		}
+		for _, d := range dropped {
+			fmt.Fprintf(stderr, "warning: %s line %d: search ignores the stop words %s of %q; reword the term if they matter\n",
+				synonymsPath, d.Line, quoteList(d.Words), d.Term)
 		}
 		if len(synonyms) == 0 {
 			fmt.Fprintf(stdout, "cleared the search synonyms: %s has no rules. Running servers stop using them within about %s.\n", synonymsPath, retrieval.LexiconMaxAge)
@@ -403,4 +412,13 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// quoteList writes words quoted and joined by commas.
+func quoteList(words []string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = strconv.Quote(w)
+	}
+	return strings.Join(quoted, ", ")
 }

@@ -47,12 +47,31 @@ func TestShopCommandLoadsDemoSynonyms(t *testing.T) {
 	if !strings.Contains(stdout, "synonyms:        "+strconv.Itoa(len(rules))+" rules") {
 		t.Errorf("shop output does not count %d rules:\n%s", len(rules), stdout)
 	}
+	if strings.Contains(stderr, "warning") {
+		t.Errorf("the demo synonyms file drew a warning:\n%s", stderr)
+	}
 	after, err := retrieval.NewSearcher(db).SearchFullText(ctx, shop, headTorch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(after) == 0 || after[0].Heading != "Beacon 400 Rechargeable Headlamp" {
 		t.Errorf("head torch with the demo synonyms found %v, want the headlamp first", headings(after))
+	}
+
+	// A term that loses a stop word loads with a warning naming it.
+	lossy := filepath.Join(t.TempDir(), "lossy.txt")
+	if err := os.WriteFile(lossy, []byte("tee, t-shirt\npuffer => down jacket\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = runCommand(t, "shop", "--database-url", pgtest.URL(t), "--shop", "shop-synonyms", "--synonyms", lossy)
+	if err != nil {
+		t.Fatalf("shop --synonyms %s: %v\n%s", lossy, err, stderr)
+	}
+	if want := `line 2: search ignores the stop words "down" of "down jacket"`; !strings.Contains(stderr, want) {
+		t.Errorf("loading %q warned:\n%s\nwant %q", "puffer => down jacket", stderr, want)
+	}
+	if _, _, err := runCommand(t, "shop", "--database-url", pgtest.URL(t), "--shop", "shop-synonyms", "--synonyms", file); err != nil {
+		t.Fatal(err)
 	}
 
 	// A bad file changes nothing and names the line.
