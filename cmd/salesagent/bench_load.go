@@ -198,9 +198,17 @@ func runBenchLoad(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+	} else {
+		report.write(stdout)
 	}
-	report.write(stdout)
+	// An interrupted run still reports its turns, and fails, so that a
+	// script does not take it for a whole one.
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: the report covers the turns before the interrupt: %w", ctx.Err())
+	}
 	return nil
 }
 
@@ -311,7 +319,7 @@ func (r benchLoadReport) write(w io.Writer) {
 	fmt.Fprintf(w, "salesagent bench load: %d conversations × %d turns (%s messages), ramp %gs, think %gs; fake LLM TTFT %g ms, %g tokens/s, %d tokens; database pool %d connections\n\n",
 		s.Conversations, s.Turns, s.Messages, s.RampSeconds, s.ThinkSeconds, s.FakeTTFTMS, s.FakeTokensPerSec, s.FakeTokens, s.DatabasePoolConns)
 	fmt.Fprintf(w, "connected            %d of %d\n", rep.Connected, rep.Conversations)
-	fmt.Fprintf(w, "turns                %d sent, %d replied, %d cut by --duration, errors: %s\n", rep.TurnsSent, rep.Replies, rep.Cut, errorCounts(rep.Errors))
+	fmt.Fprintf(w, "turns                %d sent, %d replied, %d cut short by --duration or an interrupt, errors: %s\n", rep.TurnsSent, rep.Replies, rep.Cut, errorCounts(rep.Errors))
 	fmt.Fprintf(w, "throughput           %.1f turns/s over %.1f s\n", rep.TurnsPerSecond, rep.ElapsedSeconds)
 	summaryLine(w, "TTFT, shopper", rep.TTFT)
 	summaryLine(w, "TTFT, fake's own", rep.FakeTTFT)
