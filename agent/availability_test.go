@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/retrieval"
 )
 
 // sayFresh runs text as the first message of a new conversation, so that
@@ -162,4 +164,20 @@ func TestDemoSynonymExcludesOneJacket(t *testing.T) {
 	b := setupDemo(t, true)
 	got := b.sayFresh(t, "jackets -puffer")
 	assertContains(t, "jackets -puffer", got.reply.Body, []string{"Ridgeline Rain Jacket"}, []string{"Summit 800 Down Jacket"})
+}
+
+func TestShopSynonymOutranksTypeGuess(t *testing.T) {
+	t.Parallel()
+	b := setupDemo(t, false)
+	rules, err := retrieval.ParseSynonyms(strings.NewReader("boots, footwear\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.db.ReplaceSynonyms(context.Background(), b.shop.ID, rules); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"footwear", "do you have footwear?"} {
+		got := b.sayFresh(t, text)
+		assertContains(t, text, got.reply.Body, []string{"Granite Waterproof Hiking Boot"}, []string{"couldn't find"})
+	}
 }

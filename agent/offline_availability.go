@@ -149,10 +149,18 @@ func (c *composer) availability(ctx context.Context, object string, opening bool
 	c.searched = true
 	// The shopper's "-word" exclusions go first, so that shortening the
 	// query keeps them.
-	query := strings.Join(append(exclusions(c.turn.Message.Body), object), " ")
-	result, err := c.tools.CallWith(ctx, "search_products", searchProductsArgs{
-		Query: shorten(query, maxQueryLength), ProductType: c.productTypeNamed(),
-	})
+	args := searchProductsArgs{
+		Query:       shorten(strings.Join(append(exclusions(c.turn.Message.Body), object), " "), maxQueryLength),
+		ProductType: c.productTypeNamed(),
+	}
+	result, err := c.tools.CallWith(ctx, "search_products", args)
+	// The product type is read from the message's words, and the shop's
+	// synonyms may send them elsewhere: "footwear" names shoes, but a shop
+	// may list it with boots. Nothing found of that type, search all.
+	if err == nil && args.ProductType != "" && len(result.Data.(SearchProductsData).Products) == 0 {
+		args.ProductType = ""
+		result, err = c.tools.CallWith(ctx, "search_products", args)
+	}
 	if rejected(err) {
 		return false, nil
 	}
