@@ -66,8 +66,8 @@ func (db *DB) EnsureShop(ctx context.Context, slug, name string) (shop *salesage
 // no shop has the id.
 //
 // TODO: the HNSW indexes keep the space of a large shop's deleted
-// vectors, and vector search for every shop stays slower until they are
-// rebuilt (REINDEX INDEX CONCURRENTLY); a River job could rebuild an
+// vectors. Vector search for every shop stays slower until they are
+// rebuilt with REINDEX INDEX CONCURRENTLY. A River job could rebuild an
 // index once its size far exceeds its live vectors.
 func (db *DB) DeleteShop(ctx context.Context, id int64) error {
 	tag, err := db.Pool.Exec(ctx, `DELETE FROM shops WHERE id = $1`, id)
