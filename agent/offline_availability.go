@@ -154,9 +154,10 @@ func (c *composer) availability(ctx context.Context, object string, opening bool
 		ProductType: c.productTypeNamed(),
 	}
 	result, err := c.tools.CallWith(ctx, "search_products", args)
-	// The product type is read from the message's words, and the shop's
-	// synonyms may send them elsewhere: "footwear" names shoes, but a shop
-	// may list it with boots. Nothing found of that type, search all.
+	// The product type comes from the message's words, but the shop's
+	// synonyms may map them elsewhere: "footwear" names shoes, and a shop
+	// may list it with boots. When nothing of that type is found, search
+	// all types.
 	if err == nil && args.ProductType != "" && len(result.Data.(SearchProductsData).Products) == 0 {
 		args.ProductType = ""
 		result, err = c.tools.CallWith(ctx, "search_products", args)

@@ -6,6 +6,8 @@ import (
 	"unicode"
 
 	"github.com/kljensen/snowball/english"
+
+	"github.com/salesagent/salesagent/retrieval"
 )
 
 // contractions expands the English contractions that change how a message
@@ -155,26 +157,18 @@ func joinOr(items []string) string {
 }
 
 // exclusions returns the terms of message that a leading "-" excludes from
-// a product search, with their "-", as "-boots" in "hiking -boots". The
-// rule is the search's own (see retrieval.Searcher).
+// a product search, with their "-", as "-boots" in "hiking -boots".
 func exclusions(message string) []string {
-	var out []string
-	for _, f := range strings.Fields(message) {
-		if rest, ok := strings.CutPrefix(f, "-"); ok && rest != "" {
-			out = append(out, f)
-		}
+	_, excluded := retrieval.SplitExclusions(message)
+	for i, word := range excluded {
+		excluded[i] = "-" + word
 	}
-	return out
+	return excluded
 }
 
 // withoutExclusions returns message without the terms that exclusions
 // returns, so that an excluded word names no product or product type.
 func withoutExclusions(message string) string {
-	var kept []string
-	for _, f := range strings.Fields(message) {
-		if rest, ok := strings.CutPrefix(f, "-"); !ok || rest == "" {
-			kept = append(kept, f)
-		}
-	}
-	return strings.Join(kept, " ")
+	included, _ := retrieval.SplitExclusions(message)
+	return strings.Join(included, " ")
 }

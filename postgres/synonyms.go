@@ -52,18 +52,23 @@ func (db *DB) ReplaceSynonyms(ctx context.Context, shopID int64, rules []salesag
 	})
 }
 
-// checkSearchable rejects rules with a term that PostgreSQL's english
-// configuration reduces to no lexeme, such as "the" or "it", because
-// search could never match it.
-func checkSearchable(ctx context.Context, q Querier, rules []salesagent.SynonymRule) error {
-	var lines []int32
-	var terms []string
+// ruleTerms returns every term of rules, inputs and outputs, with the
+// line of each, as two parallel arrays for unnest.
+func ruleTerms(rules []salesagent.SynonymRule) (lines []int32, terms []string) {
 	for _, r := range rules {
 		for _, term := range append(append([]string{}, r.Inputs...), r.Outputs...) {
 			lines = append(lines, int32(r.Line))
 			terms = append(terms, term)
 		}
 	}
+	return lines, terms
+}
+
+// checkSearchable rejects rules with a term that PostgreSQL's english
+// configuration reduces to no lexeme, such as "the" or "it", because
+// search could never match it.
+func checkSearchable(ctx context.Context, q Querier, rules []salesagent.SynonymRule) error {
+	lines, terms := ruleTerms(rules)
 	rows, err := q.Query(ctx, `SELECT t.line, t.term FROM unnest($1::int[], $2::text[]) AS t (line, term)
 		WHERE to_tsvector('english', t.term) = ''::tsvector ORDER BY t.line`, lines, terms)
 	if err != nil {
@@ -118,14 +123,7 @@ type DroppedWords struct {
 // some are stop words, which search ignores. A term of stop words only is
 // an error of ReplaceSynonyms instead.
 func (db *DB) SynonymStopWords(ctx context.Context, rules []salesagent.SynonymRule) ([]DroppedWords, error) {
-	var lines []int32
-	var terms []string
-	for _, r := range rules {
-		for _, term := range append(append([]string{}, r.Inputs...), r.Outputs...) {
-			lines = append(lines, int32(r.Line))
-			terms = append(terms, term)
-		}
-	}
+	lines, terms := ruleTerms(rules)
 	rows, err := db.Pool.Query(ctx, `SELECT t.line, t.term, array_agg(w.word ORDER BY w.n)
 		FROM unnest($1::int[], $2::text[]) AS t (line, term),
 			regexp_split_to_table(t.term, '\s+') WITH ORDINALITY AS w (word, n)

@@ -199,13 +199,7 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 // search excludes, so that the query's embedding does not move towards
 // them.
 func includedText(text string) string {
-	fields := strings.Fields(text)
-	included := fields[:0]
-	for _, f := range fields {
-		if rest, ok := strings.CutPrefix(f, "-"); !ok || rest == "" {
-			included = append(included, f)
-		}
-	}
+	included, _ := SplitExclusions(text)
 	return strings.Join(included, " ")
 }
 
@@ -369,7 +363,7 @@ const hnswSettings = `SELECT set_config('hnsw.ef_search', $1, true), set_config(
 // HNSW index with iterative scan, which keeps searching until enough rows
 // pass the filters. Chunks with a lexeme of exclude, the query's "-word"
 // terms, are left out. The choice between an exact and an HNSW scan
-// ignores them, because they remove few chunks.
+// ignores them, which is correct but may be slower when they remove many.
 func nearestHits(ctx context.Context, db *postgres.DB, shopID int64, q Query, e Embedder, lex *lexicon, vec []float32, depth int, exclude []string) ([]Hit, error) {
 	var a args
 	filter := filterSQL(&a, shopID, q)

@@ -61,6 +61,21 @@ type textQuery struct {
 	embedder string
 }
 
+// SplitExclusions splits text into the words that a search looks for and
+// the words it excludes, those with a leading "-", which it returns without
+// the "-": "hiking -boots" looks for "hiking" and excludes "boots". A lone
+// "-" is a word to look for.
+func SplitExclusions(text string) (included, excluded []string) {
+	for _, field := range strings.Fields(text) {
+		if rest, ok := strings.CutPrefix(field, "-"); ok && rest != "" {
+			excluded = append(excluded, rest)
+		} else {
+			included = append(included, field)
+		}
+	}
+	return included, excluded
+}
+
 // parseTextQuery turns text into weighted term groups. PostgreSQL's english
 // configuration parses the words, as it parsed the chunks, so that tokens
 // such as "1/2" or "t-shirt" match as stored. Words with a leading "-" are
@@ -80,14 +95,7 @@ type textQuery struct {
 // The same round trip reads the shop's active embedder, which hybrid
 // search needs next; a missing shop is an ENOTFOUND error.
 func parseTextQuery(ctx context.Context, db rowQuerier, shopID int64, text string, lex *lexicon) (textQuery, error) {
-	var include, exclude []string
-	for _, field := range strings.Fields(text) {
-		if rest, ok := strings.CutPrefix(field, "-"); ok && rest != "" {
-			exclude = append(exclude, rest)
-		} else {
-			include = append(include, field)
-		}
-	}
+	include, exclude := SplitExclusions(text)
 	// The last two columns list the included lexemes again, in order of
 	// position, for matching synonyms of several words.
 	var lexemes, excluded, ordered []string

@@ -127,3 +127,13 @@ func TestTSQuery(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitExclusionsKeepsLoneDash(t *testing.T) {
+	included, excluded := SplitExclusions("hiking -boots - and -socks for t-shirt weather")
+	if want := []string{"hiking", "-", "and", "for", "t-shirt", "weather"}; !slices.Equal(included, want) {
+		t.Errorf("included = %q, want %q", included, want)
+	}
+	if want := []string{"boots", "socks"}; !slices.Equal(excluded, want) {
+		t.Errorf("excluded = %q, want %q", excluded, want)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime/pprof"
 	"time"
 
@@ -22,8 +23,8 @@ import (
 
 const benchUsage = `Usage: salesagent bench load|sockets|webhooks [flags]
 
-  load      simulated shoppers over WebSockets against an in-process server
-            whose LLM is a local fake with a fixed time to first token
+  load      simulated shoppers over WebSockets against a server whose LLM
+            is a local fake with a fixed time to first token
   sockets   idle widget connections and the server's memory per connection
   webhooks  signed WhatsApp webhooks at a fixed rate and the time to their
             acknowledgement, with the jobs running against a fake Graph API
@@ -188,4 +189,50 @@ func startCPUProfile(path string) (stop func() error, err error) {
 // mebibytes converts bytes to MiB for reports.
 func mebibytes(b uint64) float64 {
 	return float64(b) / (1 << 20)
+}
+
+// childProcess is this program run again as the client side of a
+// benchmark. It talks to its parent over its standard input and output.
+type childProcess struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout io.ReadCloser
+}
+
+// startChild starts this program with args and benchChildEnv set, with its
+// standard error going to stderr.
+func startChild(args []string, stderr io.Writer) (*childProcess, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this program to start the client process (or pass --client inprocess): %w", err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start client process: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start client process: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start client process %s: %w", exe, err)
+	}
+	return &childProcess{cmd: cmd, stdin: stdin, stdout: stdout}, nil
+}
+
+// stop closes the child's standard input, which makes it finish, and waits
+// for it to exit. It kills the child after a minute.
+func (c *childProcess) stop() {
+	c.stdin.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- c.cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(time.Minute):
+		_ = c.cmd.Process.Kill()
+		<-exited
+	}
 }

@@ -82,7 +82,7 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 		return cfg, usageError{fmt.Sprintf("unexpected argument %q: bench load takes flags only", fs.Arg(0))}
 	}
 	if cfg.Client != "inprocess" && cfg.Client != "process" {
-		return cfg, usageError{fmt.Sprintf("--client %q is not inprocess or process", cfg.Client)}
+		return cfg, usageError{fmt.Sprintf("invalid --client %q: use inprocess or process", cfg.Client)}
 	}
 	switch cfg.Messages {
 	case "scripted":
@@ -90,7 +90,7 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 	case "varied":
 		cfg.Load.Messages = bench.VariedMessages(max(cfg.Load.Conversations*cfg.Load.Turns, 1), 1)
 	default:
-		return cfg, usageError{fmt.Sprintf("--messages %q is not scripted or varied", cfg.Messages)}
+		return cfg, usageError{fmt.Sprintf("invalid --messages %q: use scripted or varied", cfg.Messages)}
 	}
 	if err := cfg.Load.Validate(); err != nil {
 		return cfg, usageError{err.Error()}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"time"
 
 	"github.com/salesagent/salesagent/internal/bench"
@@ -73,7 +72,7 @@ func runShoppers(ctx context.Context, cfg benchLoadConfig, stdin io.Reader, stdo
 	}
 	var start shoppersStart
 	if err := json.NewDecoder(stdin).Decode(&start); errors.Is(err, io.EOF) {
-		// The parent stopped before the load, and says why itself.
+		// The parent stopped before the load and reports its own error.
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("read the start line from the parent: %w", err)
@@ -104,8 +103,7 @@ func runShoppers(ctx context.Context, cfg benchLoadConfig, stdin io.Reader, stdo
 
 // shoppersProcess is the parent's handle on the child.
 type shoppersProcess struct {
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
+	*childProcess
 	lines   *bufio.Scanner
 	FakeURL string
 }
@@ -113,26 +111,12 @@ type shoppersProcess struct {
 // startShoppers starts the child with the load and fake LLM flags of args
 // and waits for its fake LLM.
 func startShoppers(args []string, stderr io.Writer) (*shoppersProcess, error) {
-	exe, err := os.Executable()
+	child, err := startChild(append([]string{"bench", "load", "--shoppers-only"}, args...), stderr)
 	if err != nil {
-		return nil, fmt.Errorf("find this program to start the shoppers' process (or pass --client inprocess): %w", err)
-	}
-	cmd := exec.Command(exe, append([]string{"bench", "load", "--shoppers-only"}, args...)...)
-	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, fmt.Errorf("start the shoppers' process: %w", err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("start the shoppers' process: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the shoppers' process %s: %w", exe, err)
+		return nil, err
 	}
 
-	p := &shoppersProcess{cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}
+	p := &shoppersProcess{childProcess: child, lines: bufio.NewScanner(child.stdout)}
 	p.lines.Buffer(nil, 64<<20)
 	var ready shoppersReady
 	if err := p.read(&ready); err != nil {
@@ -146,7 +130,7 @@ func startShoppers(args []string, stderr io.Writer) (*shoppersProcess, error) {
 // read decodes the child's next line into v.
 func (p *shoppersProcess) read(v any) error {
 	if !p.lines.Scan() {
-		return errors.New("the shoppers' process ended without its report line; its errors are above")
+		return errors.New("the shoppers' process ended before its next line; its errors are above")
 	}
 	if err := json.Unmarshal(p.lines.Bytes(), v); err != nil {
 		return fmt.Errorf("read the shoppers' process line %q: %w", p.lines.Text(), err)
@@ -175,16 +159,7 @@ func (p *shoppersProcess) Run(ctx context.Context, start shoppersStart) (shopper
 	return done, err
 }
 
-// Close ends the child, killing it if it has not exited a minute after
-// its standard input closes.
+// Close ends the child (see childProcess.stop).
 func (p *shoppersProcess) Close() {
-	p.stdin.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- p.cmd.Wait() }()
-	select {
-	case <-exited:
-	case <-time.After(time.Minute):
-		_ = p.cmd.Process.Kill()
-		<-exited
-	}
+	p.stop()
 }

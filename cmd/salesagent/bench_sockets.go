@@ -8,8 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -251,40 +249,15 @@ func openSocketClient(ctx context.Context, cfg benchSocketsConfig, urls []string
 // child process and reads the line it prints once its sockets are open.
 // Closing the child's standard input makes it close them and exit.
 func startChildClient(ctx context.Context, cfg benchSocketsConfig, urls []string, key string, stderr io.Writer) (*socketClient, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find this program to start the client process (or pass --client inprocess): %w", err)
-	}
-	cmd := exec.Command(exe, "bench", "sockets", "--connect-only",
+	child, err := startChild([]string{"bench", "sockets", "--connect-only",
 		"--server", strings.Join(urls, ","), "--shop-key", key,
 		"--sockets", fmt.Sprint(cfg.Sockets), "--parallel", fmt.Sprint(cfg.Parallel),
 		"--timeout", cfg.Timeout.String(), "--hold", (cfg.Timeout + 10*time.Minute).String(),
-		fmt.Sprintf("--keepalive=%t", cfg.Keepalive))
-	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
+		fmt.Sprintf("--keepalive=%t", cfg.Keepalive)}, stderr)
 	if err != nil {
-		return nil, fmt.Errorf("start client process: %w", err)
+		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("start client process: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start client process %s: %w", exe, err)
-	}
-
-	stop := func() {
-		stdin.Close()
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		select {
-		case <-exited:
-		case <-time.After(time.Minute):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
+	stop, stdout := child.stop, child.stdout
 	lines := make(chan []byte, 1)
 	go func() {
 		scanner := bufio.NewScanner(stdout)

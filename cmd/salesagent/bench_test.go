@@ -156,18 +156,6 @@ func TestBenchLoadVariedMessages(t *testing.T) {
 	if r := out.Report; r.Replies != 6 || r.Matched != 6 || len(r.Errors) != 0 {
 		t.Errorf("%d replied, %d matched, errors %v; want 6, 6 and none", r.Replies, r.Matched, r.Errors)
 	}
-
-	_, stderr, err = runCommand(t, "bench", "load", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t), "--messages", "random")
-	if err == nil || !strings.Contains(err.Error()+stderr, `--messages "random" is not scripted or varied`) {
-		t.Errorf("bench load --messages random: err %v, stderr %q; want an error naming the value", err, stderr)
-	}
-}
-
-func TestBenchLoadRejectsUnknownClient(t *testing.T) {
-	_, stderr, err := runCommand(t, "bench", "load", "--database-url", pgtest.URL(t), "--shop-data", demoShopDir(t), "--client", "remote")
-	if err == nil || !strings.Contains(err.Error()+stderr, `--client "remote" is not inprocess or process`) {
-		t.Errorf("bench load --client remote: err %v, stderr %q; want an error naming the value", err, stderr)
-	}
 }
 
 func TestBenchLoadTextReport(t *testing.T) {
@@ -302,6 +290,8 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		"zero fake rate":      {[]string{"bench", "load", "--fake-tokens-per-sec", "0"}, "invalid fake token rate"},
 		"missing shop data":   {[]string{"bench", "load", "--shop-data", "no/such/dir"}, `shop data folder "no/such/dir" not found`},
 		"bad client":          {[]string{"bench", "sockets", "--client", "thread"}, `invalid --client "thread"`},
+		"bad load client":     {[]string{"bench", "load", "--client", "remote"}, `invalid --client "remote": use inprocess or process`},
+		"bad load messages":   {[]string{"bench", "load", "--messages", "random"}, `invalid --messages "random": use scripted or varied`},
 		"connect-only alone":  {[]string{"bench", "sockets", "--connect-only"}, "--connect-only needs --server URL"},
 		"negative listeners":  {[]string{"bench", "sockets", "--listeners", "-1"}, "invalid --listeners -1"},
 		"stray load argument": {[]string{"bench", "load", "extra"}, `unexpected argument "extra"`},

@@ -177,9 +177,10 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := db.ReplaceSynonyms(ctx, shop.ID, synonyms); err != nil {
 			return fmt.Errorf("load %s: %w", synonymsPath, err)
 		}
+		// The rules are stored by now, so a failed check only warns.
 		dropped, err := db.SynonymStopWords(ctx, synonyms)
 		if err != nil {
-			return err
+			fmt.Fprintf(stderr, "warning: %s was loaded, but checking its terms for stop words failed: %v\n", synonymsPath, err)
 		}
 		for _, d := range dropped {
 			fmt.Fprintf(stderr, "warning: %s line %d: search ignores the stop words %s of %q; reword the term if they matter\n",
@@ -414,7 +415,7 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// quoteList writes words quoted and joined by commas.
+// quoteList returns words quoted and joined by commas.
 func quoteList(words []string) string {
 	quoted := make([]string, len(words))
 	for i, w := range words {
