@@ -65,10 +65,8 @@ func (db *DB) EnsureShop(ctx context.Context, slug, name string) (shop *salesage
 // conversations, customers and events. It returns a not-found error when
 // no shop has the id.
 //
-// TODO: the HNSW indexes keep the space of a large shop's deleted
-// vectors. Vector search for every shop stays slower until they are
-// rebuilt with REINDEX INDEX CONCURRENTLY. A River job could rebuild an
-// index once its size far exceeds its live vectors.
+// The HNSW indexes keep the space of the deleted vectors until
+// retrieval's index check rebuilds them.
 func (db *DB) DeleteShop(ctx context.Context, id int64) error {
 	tag, err := db.Pool.Exec(ctx, `DELETE FROM shops WHERE id = $1`, id)
 	if err != nil {
@@ -78,6 +76,28 @@ func (db *DB) DeleteShop(ctx context.Context, id int64) error {
 		return salesagent.Errorf(salesagent.ENOTFOUND, "shop %d not found", id)
 	}
 	return nil
+}
+
+// ShopContents is the number of rows a shop owns, by kind, shown before
+// the shop is deleted.
+type ShopContents struct {
+	Products, Documents, Conversations, Customers int
+}
+
+// CountShopContents counts the shop's products, documents (FAQ, policies,
+// size guides, pages), conversations and customers.
+func (db *DB) CountShopContents(ctx context.Context, id int64) (ShopContents, error) {
+	var c ShopContents
+	err := db.Pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM products WHERE shop_id = $1),
+		       (SELECT count(*) FROM documents WHERE shop_id = $1),
+		       (SELECT count(*) FROM conversations WHERE shop_id = $1),
+		       (SELECT count(*) FROM customers WHERE shop_id = $1)`, id).
+		Scan(&c.Products, &c.Documents, &c.Conversations, &c.Customers)
+	if err != nil {
+		return c, fmt.Errorf("count the contents of shop %d: %w", id, err)
+	}
+	return c, nil
 }
 
 // ShopBySlug returns the shop with the given slug.

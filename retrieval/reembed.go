@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -93,11 +95,21 @@ func NewReembedWorker(db *postgres.DB, embedders map[string]Embedder, logger *sl
 	return &ReembedWorker{db: db, embedders: embedderSet(list), logger: logger}
 }
 
-// AddWorkers registers the re-embedding worker with workers. The River
-// client given those workers must also run ReembedQueue.
+// AddWorkers registers the re-embedding worker and the vector index check
+// with workers, the latter for the local embedder and those in embedders.
+// The River client given those workers must also run ReembedQueue, and
+// IndexCheckJob schedules the check.
 func AddWorkers(workers *river.Workers, db *postgres.DB, embedders map[string]Embedder, logger *slog.Logger) error {
 	if err := river.AddWorkerSafely(workers, NewReembedWorker(db, embedders, logger)); err != nil {
 		return fmt.Errorf("register re-embedding worker: %w", err)
+	}
+	set := embedderSet(slices.Collect(maps.Values(embedders)))
+	list := make([]Embedder, 0, len(set))
+	for _, name := range slices.Sorted(maps.Keys(set)) {
+		list = append(list, set[name])
+	}
+	if err := river.AddWorkerSafely(workers, NewIndexCheckWorker(db, list, logger)); err != nil {
+		return fmt.Errorf("register vector index worker: %w", err)
 	}
 	return nil
 }

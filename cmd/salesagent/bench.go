@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/salesagent/salesagent"
@@ -64,13 +65,38 @@ func setBenchLogLevel(fs *flag.FlagSet) {
 	fs.Lookup("log-level").DefValue = level
 }
 
+// benchShopPrefix starts the slug of every throwaway shop.
+const benchShopPrefix = "bench-"
+
+// warnLeftoverBenchShops names the throwaway shops over a day old, which a
+// killed run left behind, with the command that deletes them. Younger
+// ones may belong to runs still going.
+func warnLeftoverBenchShops(ctx context.Context, db *postgres.DB, logger *slog.Logger) {
+	shops, err := db.ListShops(ctx)
+	if err != nil {
+		logger.Warn("list shops to look for leftover benchmark shops", "error", err)
+		return
+	}
+	var leftover []string
+	for _, shop := range shops {
+		if strings.HasPrefix(shop.Slug, benchShopPrefix) && time.Since(shop.CreatedAt) > 24*time.Hour {
+			leftover = append(leftover, shop.Slug)
+		}
+	}
+	if len(leftover) > 0 {
+		logger.Warn("throwaway shops of earlier runs are left over; delete each with salesagent shop --shop SLUG --delete --confirm SLUG",
+			"shops", strings.Join(leftover, " "))
+	}
+}
+
 // newBenchShop creates a throwaway shop with a random slug and, when
 // dataDir is set, loads the store files in it. The returned function
 // deletes the shop with everything the run stored in it.
 func newBenchShop(ctx context.Context, db *postgres.DB, dataDir string, logger *slog.Logger) (*salesagent.Shop, func(), error) {
+	warnLeftoverBenchShops(ctx, db, logger)
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
-	slug := "bench-" + hex.EncodeToString(suffix)
+	slug := benchShopPrefix + hex.EncodeToString(suffix)
 	shop, _, err := db.EnsureShop(ctx, slug, "Benchmark shop")
 	if err != nil {
 		return nil, nil, err
@@ -81,7 +107,7 @@ func newBenchShop(ctx context.Context, db *postgres.DB, dataDir string, logger *
 		deleteCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
 		if err := db.DeleteShop(deleteCtx, shop.ID); err != nil {
-			logger.Error("delete benchmark shop failed; delete it by hand", "shop_slug", slug, "error", err)
+			logger.Error("delete benchmark shop failed; delete it with salesagent shop --shop SLUG --delete --confirm SLUG", "shop_slug", slug, "error", err)
 		}
 	}
 	if dataDir == "" {

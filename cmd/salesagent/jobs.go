@@ -21,8 +21,9 @@ type jobsPart struct {
 	queues     map[string]river.QueueConfig
 }
 
-// newJobs builds the River client with the re-embedding worker and the
-// workers of parts. Without work the client only inserts jobs, as the
+// newJobs builds the River client with the re-embedding and vector index
+// workers and the workers of parts; a working client also schedules the
+// index check. Without work the client only inserts jobs, as the
 // commands that enqueue work for a running server need.
 func newJobs(db *postgres.DB, m *models, logger *slog.Logger, work bool, parts ...jobsPart) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
@@ -40,6 +41,7 @@ func newJobs(db *postgres.DB, m *models, logger *slog.Logger, work bool, parts .
 			river.QueueDefault:     {MaxWorkers: 10},
 			retrieval.ReembedQueue: {MaxWorkers: 2},
 		}
+		config.PeriodicJobs = []*river.PeriodicJob{retrieval.IndexCheckJob()}
 		for _, part := range parts {
 			for name, queue := range part.queues {
 				config.Queues[name] = queue

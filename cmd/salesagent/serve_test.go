@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/channels/web"
 	"github.com/salesagent/salesagent/postgres/pgtest"
 )
@@ -352,5 +353,46 @@ func TestWhatsAppWebhookThroughServe(t *testing.T) {
 	}
 	if stored != 1 {
 		t.Errorf("stored %d shopper messages from the signed webhook, want 1", stored)
+	}
+}
+
+func TestShopCommandDeletesOnlyWhenConfirmed(t *testing.T) {
+	ingestPaths(t, "shop-delete", demoShopDir(t))
+	url := pgtest.URL(t)
+	db := openDB(t)
+	ctx := context.Background()
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--delete"}, "--confirm shop-delete"},
+		{[]string{"--delete", "--confirm", "shop-other"}, `"shop-other" does not match`},
+		{[]string{"--delete", "--confirm", "shop-delete", "--name", "X"}, "--delete cannot be combined with --name"},
+		{[]string{"--confirm", "shop-delete"}, "--confirm is only for --delete"},
+	} {
+		args := append([]string{"shop", "--database-url", url, "--shop", "shop-delete"}, c.args...)
+		_, _, err := runCommand(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("shop %v: err = %v, want one containing %q", c.args, err, c.want)
+		}
+		if _, err := db.ShopBySlug(ctx, "shop-delete"); err != nil {
+			t.Fatalf("after shop %v the shop is gone: %v", c.args, err)
+		}
+	}
+	_, _, err := runCommand(t, "shop", "--database-url", url, "--shop", "shop-delete", "--delete")
+	if err == nil || !strings.Contains(err.Error(), "products") || strings.Contains(err.Error(), " 0 products") {
+		t.Errorf("unconfirmed --delete: err = %v, want it to count the shop's products", err)
+	}
+
+	stdout, stderr, err := runCommand(t, "shop", "--database-url", url, "--shop", "shop-delete", "--delete", "--confirm", "shop-delete")
+	if err != nil {
+		t.Fatalf("confirmed --delete: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "deleted shop shop-delete") {
+		t.Errorf("confirmed --delete printed %q, want it to say the shop was deleted", stdout)
+	}
+	if _, err := db.ShopBySlug(ctx, "shop-delete"); salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
+		t.Errorf("after the confirmed --delete, looking the shop up gave %v, want not found", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/currency"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/postgres"
 	"github.com/salesagent/salesagent/retrieval"
 )
 
@@ -34,7 +35,8 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var waOff bool
 	var hookURL, hookSecretEnv string
 	var hookOff bool
-	var synonymsPath string
+	var synonymsPath, confirm string
+	var remove bool
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg)
@@ -63,6 +65,8 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&hookOff, "handoff-webhook-disable", false, "stop sending handoff notifications")
 	fs.StringVar(&synonymsPath, "synonyms", "", "replace the shop's search synonyms with this file in the Solr synonyms format (\"tee, t-shirt\" or \"lockset => door knob\" a line); an empty file clears them")
 	fs.BoolVar(&llmOff, "llm-disabled", false, "answer this shop's shoppers with the offline agent even when an LLM is configured")
+	fs.BoolVar(&remove, "delete", false, "delete the shop with its catalog, documents, conversations and customers; asks for --confirm SLUG")
+	fs.StringVar(&confirm, "confirm", "", "with --delete: the shop's slug again, to confirm")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: salesagent shop --shop SLUG [flags]   (without flags: print the shop's settings)")
 		fs.PrintDefaults()
@@ -78,6 +82,9 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q: shop takes only flags", fs.Arg(0))}
+	}
+	if err := checkDeleteFlags(fs, remove, confirm); err != nil {
+		return err
 	}
 	// The file is read before the database is touched, so a bad line
 	// changes nothing.
@@ -101,6 +108,9 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	shop, err := loadShop(ctx, db, slug)
 	if err != nil {
 		return err
+	}
+	if remove {
+		return deleteShop(ctx, db, shop, confirm, stdout)
 	}
 
 	changed := false
@@ -362,6 +372,54 @@ func contains(list []string, s string) bool {
 }
 
 // printShop prints the shop's public settings; secrets are never printed.
+// checkDeleteFlags rejects --confirm without --delete, and --delete with
+// a flag that changes a setting.
+func checkDeleteFlags(fs *flag.FlagSet, remove bool, confirm string) error {
+	if !remove {
+		if confirm != "" {
+			return usageError{"--confirm is only for --delete: add --delete to delete the shop, or drop --confirm"}
+		}
+		return nil
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "shop", "delete", "confirm", "database-url", "log-level", "log-format":
+		default:
+			if err == nil {
+				err = usageError{fmt.Sprintf("--delete cannot be combined with --%s: delete the shop, or change it, in separate commands", f.Name)}
+			}
+		}
+	})
+	return err
+}
+
+// deleteShop deletes shop once confirm repeats its slug. Otherwise it
+// returns an error that lists what the shop contains and how to confirm.
+func deleteShop(ctx context.Context, db *postgres.DB, shop *salesagent.Shop, confirm string, stdout io.Writer) error {
+	contents, err := db.CountShopContents(ctx, shop.ID)
+	if err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("%s, %s, %s and %s", plural(contents.Products, "product"), plural(contents.Documents, "document"),
+		plural(contents.Conversations, "conversation"), plural(contents.Customers, "customer"))
+	if confirm != shop.Slug {
+		problem := "--delete needs --confirm " + shop.Slug
+		if confirm != "" {
+			problem = fmt.Sprintf("--confirm %q does not match the shop's slug %q", confirm, shop.Slug)
+		}
+		return usageError{fmt.Sprintf("%s: shop %s contains %s, and deleting it cannot be undone; run again with --delete --confirm %s",
+			problem, shop.Slug, summary, shop.Slug)}
+	}
+
+	if err := db.DeleteShop(ctx, shop.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted shop %s with %s. A running salesagent serve rebuilds the search index within %.0f minutes if the deletion left it bloated.\n",
+		shop.Slug, summary, retrieval.IndexCheckInterval.Minutes())
+	return nil
+}
+
 func printShop(w io.Writer, shop *salesagent.Shop) error {
 	origins := "none (the widget works only on this server's own pages)"
 	if len(shop.AllowedOrigins) > 0 {
