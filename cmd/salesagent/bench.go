@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +64,21 @@ func setBenchLogLevel(fs *flag.FlagSet) {
 	level := envOr("SALESAGENT_LOG_LEVEL", "warn")
 	_ = fs.Set("log-level", level)
 	fs.Lookup("log-level").DefValue = level
+}
+
+// printDefaultsExcept prints the help of fs's flags, as PrintDefaults
+// does, leaving out the internal ones named in hidden.
+func printDefaultsExcept(fs *flag.FlagSet, w io.Writer, hidden ...string) {
+	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	shown.SetOutput(w)
+	fs.VisitAll(func(f *flag.Flag) {
+		if slices.Contains(hidden, f.Name) {
+			return
+		}
+		shown.Var(f.Value, f.Name, f.Usage)
+		shown.Lookup(f.Name).DefValue = f.DefValue
+	})
+	shown.PrintDefaults()
 }
 
 // benchShopPrefix starts the slug of every throwaway shop.

@@ -69,10 +69,12 @@ func parseBenchLoadFlags(args []string, stderr io.Writer) (benchLoadConfig, erro
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the server's process during the load phase to this file, for go tool pprof")
 	fs.StringVar(&cfg.Client, "client", "inprocess", "where the shoppers and the fake LLM run: inprocess, in the server's process, or process, in a child process so the server's CPU, memory and garbage collection are measured alone")
 	fs.StringVar(&cfg.Messages, "messages", "scripted", "what the shoppers send: scripted, eight questions again and again, or varied, a different message for nearly every turn, as real shoppers write")
-	fs.BoolVar(&cfg.ShoppersOnly, "shoppers-only", false, "internal: makes this process the child that --client process starts")
+	// Not in the help: the flag makes this process the child that
+	// --client process starts.
+	fs.BoolVar(&cfg.ShoppersOnly, "shoppers-only", false, "")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: salesagent bench load [flags]\n\nRuns simulated shoppers over WebSockets against a server whose LLM is a local fake, and prints throughput, time to first token against the fake's own, added latency, errors, CPU and memory.")
-		fs.PrintDefaults()
+		printDefaultsExcept(fs, stderr, "shoppers-only")
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err

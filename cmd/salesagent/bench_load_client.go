@@ -98,6 +98,11 @@ func runShoppers(ctx context.Context, cfg benchLoadConfig, stdin io.Reader, stdo
 	if err := enc.Encode(done); err != nil {
 		return fmt.Errorf("write the report line: %w", err)
 	}
+
+	// The fake LLM stays up until the parent closes stdin, which it does
+	// after stopping the server, so turns cut short by --duration do not
+	// end in broken streams.
+	_, _ = io.Copy(io.Discard, stdin)
 	return nil
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -312,5 +314,18 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 				t.Errorf("error %q does not contain %q (stderr %q)", err, c.want, stderr)
 			}
 		})
+	}
+}
+
+func TestBenchLoadHelpHidesChildFlag(t *testing.T) {
+	_, stderr, err := runCommand(t, "bench", "load", "-h")
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("bench load -h: %v", err)
+	}
+	if !strings.Contains(stderr, "-conversations") {
+		t.Errorf("help lacks -conversations:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "shoppers-only") {
+		t.Errorf("help shows the internal -shoppers-only flag:\n%s", stderr)
 	}
 }
