@@ -336,36 +336,84 @@ func (db *DB) HandoffQueue(ctx context.Context, shopID int64) ([]QueueEntry, err
 		return nil, fmt.Errorf("load handoff queue: %w", err)
 	}
 
-	// TODO: these lookups run once per entry; join them into the queue
-	// query if queues grow past a few dozen conversations.
-	for i := range queue {
-		if err := db.fillQueueEntry(ctx, shopID, &queue[i]); err != nil {
-			return nil, err
-		}
+	if err := db.fillQueue(ctx, shopID, queue); err != nil {
+		return nil, err
 	}
 	return queue, nil
 }
 
-func (db *DB) fillQueueEntry(ctx context.Context, shopID int64, entry *QueueEntry) error {
-	conv := entry.Conversation
-	if conv.CustomerID != nil {
-		customer, err := db.CustomerByID(ctx, shopID, *conv.CustomerID)
-		if err != nil && salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
-			return fmt.Errorf("load customer of conversation %d: %w", conv.ID, err)
+// fillQueue sets each entry's customer, cart and last message, with one
+// query for each of the three whatever the queue's length.
+func (db *DB) fillQueue(ctx context.Context, shopID int64, queue []QueueEntry) error {
+	if len(queue) == 0 {
+		return nil
+	}
+	byConversation := make(map[int64]*QueueEntry, len(queue))
+	convIDs := make([]int64, 0, len(queue))
+	var customerIDs []int64
+	for i := range queue {
+		conv := queue[i].Conversation
+		byConversation[conv.ID] = &queue[i]
+		convIDs = append(convIDs, conv.ID)
+		if conv.CustomerID != nil {
+			customerIDs = append(customerIDs, *conv.CustomerID)
 		}
-		entry.Customer = customer
 	}
-	cart, err := db.ConversationCart(ctx, shopID, conv.ID)
+
+	if len(customerIDs) > 0 {
+		rows, err := db.Pool.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE shop_id = $1 AND id = ANY($2)`, shopID, customerIDs)
+		if err != nil {
+			return fmt.Errorf("load customers of the handoff queue: %w", err)
+		}
+		customers, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*salesagent.Customer, error) { return scanCustomer(row) })
+		if err != nil {
+			return fmt.Errorf("load customers of the handoff queue: %w", err)
+		}
+		byID := make(map[int64]*salesagent.Customer, len(customers))
+		for _, c := range customers {
+			byID[c.ID] = c
+		}
+		for i := range queue {
+			if id := queue[i].Conversation.CustomerID; id != nil {
+				queue[i].Customer = byID[*id]
+			}
+		}
+	}
+
+	rows, err := db.Pool.Query(ctx, `
+		SELECT DISTINCT ON (conversation_id) conversation_id, token, items, created_at FROM carts
+		WHERE shop_id = $1 AND conversation_id = ANY($2) ORDER BY conversation_id, id DESC`, shopID, convIDs)
 	if err != nil {
-		return err
+		return fmt.Errorf("load carts of the handoff queue: %w", err)
 	}
-	entry.Cart = cart
-	last, err := db.RecentMessages(ctx, shopID, conv.ID, 1)
+	defer rows.Close()
+	for rows.Next() {
+		var convID int64
+		var cart SavedCart
+		var raw []byte
+		if err := rows.Scan(&convID, &cart.Token, &raw, &cart.SavedAt); err != nil {
+			return fmt.Errorf("load carts of the handoff queue: %w", err)
+		}
+		if err := json.Unmarshal(raw, &cart.Items); err != nil {
+			return fmt.Errorf("decode cart of conversation %d: %w", convID, err)
+		}
+		byConversation[convID].Cart = &cart
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load carts of the handoff queue: %w", err)
+	}
+	rows.Close()
+
+	last, err := db.queryMessages(ctx, `
+		SELECT m.* FROM unnest($2::bigint[]) AS q (id)
+		CROSS JOIN LATERAL (SELECT `+messageColumns+` FROM messages
+			WHERE shop_id = $1 AND conversation_id = q.id AND visibility = 'public' ORDER BY seq DESC LIMIT 1) m`,
+		shopID, convIDs)
 	if err != nil {
-		return fmt.Errorf("load last message of conversation %d: %w", conv.ID, err)
+		return fmt.Errorf("load last messages of the handoff queue: %w", err)
 	}
-	if len(last) == 1 {
-		entry.LastMessage = &last[0]
+	for i := range last {
+		byConversation[last[i].ConversationID].LastMessage = &last[i]
 	}
 	return nil
 }
