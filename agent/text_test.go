@@ -87,6 +87,30 @@ func TestRequestedOptions(t *testing.T) {
 	}
 }
 
+func TestRequestedOptionsHalfSizes(t *testing.T) {
+	t.Parallel()
+	shoe := salesagent.Product{Title: "Trail Runner"}
+	for _, size := range []string{"9", "10", "42", "42.5"} {
+		shoe.Variants = append(shoe.Variants, salesagent.Variant{Options: []salesagent.Option{{Name: "Size", Value: size}}})
+	}
+	cases := []struct {
+		text string
+		want string
+	}{
+		{"I usually wear a 9.5", ""},
+		{"I usually wear a 9", "size 9"},
+		{"do you have a 10.5?", ""},
+		{"is a 42,5 in stock", "size 42.5"},
+		{"is a 42.5 in stock", "size 42.5"},
+		{"do you have size 9 or 10", "size 9 or 10"},
+	}
+	for _, tc := range cases {
+		if got := requestedLabel(requestedOptions(&shoe, tc.text)); got != tc.want {
+			t.Errorf("requestedOptions(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}
+
 func TestOptionSummaryKeepsCatalogOrder(t *testing.T) {
 	t.Parallel()
 	jacket := testCatalog()[0]

@@ -32,9 +32,7 @@ var leadWords = map[string]bool{"in": true, "size": true, "sizes": true, "a": tr
 // requestedOptions returns the options of p's variants whose values the
 // message names, in the order the product lists its options.
 func requestedOptions(p *salesagent.Product, message string) []requestedOption {
-	tokens := strings.FieldsFunc(strings.ToLower(message), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-'
-	})
+	tokens := optionTokens(message)
 	var out []requestedOption
 	index := map[string]int{}
 	seen := map[string]bool{}
@@ -58,6 +56,47 @@ func requestedOptions(p *salesagent.Product, message string) []requestedOption {
 		}
 	}
 	return out
+}
+
+// optionTokens splits a message into lowercase words for matching option
+// values. Letters, digits and hyphens make up a word, and so does a point
+// between two digits, so that "9.5" stays one size rather than becoming a
+// 9 and a 5. A comma joins only a single last digit, as in the European
+// "42,5", so that a list such as "9,10" stays two sizes.
+func optionTokens(message string) []string {
+	runes := []rune(strings.ToLower(message))
+	digit := func(i int) bool { return i >= 0 && i < len(runes) && unicode.IsDigit(runes[i]) }
+	inWord := func(i int) bool {
+		r := runes[i]
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-':
+			return true
+		case r == '.':
+			return digit(i-1) && digit(i+1)
+		case r == ',':
+			return digit(i-1) && digit(i+1) && !digit(i+2)
+		}
+		return false
+	}
+	var tokens []string
+	start := -1
+	for i := range runes {
+		switch {
+		case inWord(i) && start < 0:
+			start = i
+		case !inWord(i) && start >= 0:
+			tokens = append(tokens, string(runes[start:i]))
+			start = -1
+		}
+	}
+	if start >= 0 {
+		tokens = append(tokens, string(runes[start:]))
+	}
+	// Catalogs write half sizes with a point.
+	for i, t := range tokens {
+		tokens[i] = strings.ReplaceAll(t, ",", ".")
+	}
+	return tokens
 }
 
 // namesValue reports whether the message tokens name an option value.
