@@ -49,6 +49,43 @@ func TestDraftAnswersWithoutSideEffects(t *testing.T) {
 	}
 }
 
+// TestDraftForEscalatedRequest drafts replies to messages that would make
+// the agent escalate or save a cart, which a draft may not do: the draft
+// must still be written, without claiming either.
+func TestDraftForEscalatedRequest(t *testing.T) {
+	for _, message := range []string{
+		"I need to speak to a real person about a bulk order",
+		"please save my cart for later",
+	} {
+		t.Run(message, func(t *testing.T) {
+			b := setup(t)
+			ctx := context.Background()
+			if _, _, err := b.db.AppendMessage(ctx, b.shop.ID, salesagent.Message{ConversationID: b.conv.ID, Role: salesagent.RoleShopper, Body: message}); err != nil {
+				t.Fatal(err)
+			}
+
+			reply, _, err := b.service.Draft(ctx, b.shop, b.conv.ID)
+			if err != nil {
+				t.Fatalf("draft: %v", err)
+			}
+			if strings.TrimSpace(reply.Text) == "" {
+				t.Error("draft is empty")
+			}
+			for _, claim := range []string{"cart is empty", "saved your cart", "unknown tool"} {
+				if strings.Contains(reply.Text, claim) {
+					t.Errorf("draft %q says %q", reply.Text, claim)
+				}
+			}
+			if strings.Contains(message, "person") && !strings.Contains(reply.Text, "talking with a person") {
+				t.Errorf("draft %q does not greet the shopper as the person they asked for", reply.Text)
+			}
+			if reply.Outcome == OutcomeEscalated {
+				t.Error("draft's outcome is escalated")
+			}
+		})
+	}
+}
+
 func TestDraftCannotActForShopper(t *testing.T) {
 	for _, name := range []string{"save_cart", "apply_discount", "escalate_to_human"} {
 		if _, ok := draftRegistry.Lookup(name); ok {

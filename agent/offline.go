@@ -180,12 +180,20 @@ func (c *composer) compose(ctx context.Context) error {
 	for _, need := range needs {
 		var err error
 		switch need {
+		// A draft's toolbox cannot escalate or save a cart: the operator
+		// reading it is the person, and the cart is the shopper's to save.
 		case NeedHuman:
-			err = c.escalate(ctx)
+			if c.tools.Has("escalate_to_human") {
+				err = c.escalate(ctx)
+			} else {
+				c.say("Thanks for waiting. You're now talking with a person from our team.")
+			}
 		case NeedOrderStatus:
 			err = c.orderStatus(ctx)
 		case NeedSaveCart:
-			err = c.saveCart(ctx)
+			if c.tools.Has("save_cart") {
+				err = c.saveCart(ctx)
+			}
 		case NeedSizing:
 			err = c.sizing(ctx)
 		case NeedStock:

@@ -126,6 +126,13 @@ type Toolbox struct {
 // Tools returns the tools a brain may call.
 func (tb *Toolbox) Tools() []*Tool { return tb.registry.Tools() }
 
+// Has reports whether the brain may call the named tool. A draft's
+// toolbox lacks the tools that act for the shopper.
+func (tb *Toolbox) Has(name string) bool {
+	_, ok := tb.registry.Lookup(name)
+	return ok
+}
+
 // Calls returns the calls made so far in the turn.
 func (tb *Toolbox) Calls() []ToolCall { return tb.calls }
 

@@ -92,7 +92,7 @@ func optionTokens(message string) []string {
 	if start >= 0 {
 		tokens = append(tokens, string(runes[start:]))
 	}
-	// Catalogs write half sizes with a point.
+	// Catalogs here write half sizes with a point, as in "42.5".
 	for i, t := range tokens {
 		tokens[i] = strings.ReplaceAll(t, ",", ".")
 	}
