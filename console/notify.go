@@ -75,7 +75,7 @@ type JobInserter interface {
 type NotifierConfig struct {
 	DB *postgres.DB
 	// Client sends the requests. Defaults to a client with a 10-second
-	// timeout.
+	// timeout that refuses link-local addresses (see CheckWebhookURL).
 	Client *http.Client
 	// PublicURL is the server's address as operators reach it, for the
 	// link to the conversation in the console.
@@ -100,7 +100,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		panic("console.NewNotifier: NotifierConfig.DB is required")
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+		cfg.Client = newWebhookClient()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/currency"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/console"
 	"github.com/salesagent/salesagent/postgres"
 	"github.com/salesagent/salesagent/retrieval"
 )
@@ -305,9 +306,9 @@ func applyHandoffWebhook(fs *flag.FlagSet, shop *salesagent.Shop, rawURL, secret
 		hook = &salesagent.HandoffWebhookSettings{}
 	}
 	if given["handoff-webhook-url"] {
-		u, err := url.Parse(strings.TrimSpace(rawURL))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return usageError{fmt.Sprintf("invalid --handoff-webhook-url %q: use an absolute http or https URL, such as https://hooks.example.com/salesagent", rawURL)}
+		u, err := console.CheckWebhookURL(strings.TrimSpace(rawURL))
+		if err != nil {
+			return usageError{"--handoff-webhook-url: " + err.Error()}
 		}
 		hook.URL = u.String()
 	}
