@@ -234,6 +234,14 @@ func (db *DB) MessagesAfter(ctx context.Context, shopID, conversationID int64, a
 		WHERE shop_id = $1 AND conversation_id = $2 AND seq > $3 AND visibility = 'public' ORDER BY seq LIMIT $4`, shopID, conversationID, afterSeq, limit)
 }
 
+// MessageByClientID returns the conversation's message with the client's
+// id, or a not-found error.
+func (db *DB) MessageByClientID(ctx context.Context, shopID, conversationID int64, clientID string) (*salesagent.Message, error) {
+	m, err := scanMessage(db.Pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE shop_id = $1 AND conversation_id = $2 AND client_id = $3`, shopID, conversationID, clientID))
+	return m, translate(err, fmt.Sprintf("message %q", clientID))
+}
+
 // RecentMessages returns the conversation's last n public messages, oldest
 // first. Operators' internal notes are left out.
 func (db *DB) RecentMessages(ctx context.Context, shopID, conversationID int64, n int) ([]salesagent.Message, error) {

@@ -153,9 +153,20 @@ func hashToken(token string) []byte {
 }
 
 // message stores a shopper message, acknowledges it and queues its turn. A
-// resend of a stored client id is acknowledged again and runs no turn.
+// resend of a stored client id is acknowledged again and runs no turn,
+// even while the visitor is rate limited.
 func (sock *socket) message(ctx context.Context, f clientFrame) {
 	if ok, wait := sock.srv.limits.reserve(sock.convID, time.Now()); !ok {
+		if f.ClientID != "" {
+			stored, err := sock.srv.db.MessageByClientID(ctx, sock.shop.ID, sock.convID, f.ClientID)
+			if err == nil {
+				sock.ack(ctx, *stored, true)
+				return
+			}
+			if salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
+				sock.srv.log.WarnContext(ctx, "look up a resent message", "shop_id", sock.shop.ID, "conversation_id", sock.convID, "error", err)
+			}
+		}
 		sock.srv.metrics.errors.WithLabelValues(salesagent.ERATELIMITED).Inc()
 		rounded := max(wait.Round(time.Second), time.Second)
 		unit := "seconds"

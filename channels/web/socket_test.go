@@ -462,9 +462,14 @@ func TestFloodGetsRateLimited(t *testing.T) {
 
 	var limited ServerFrame
 	acks := 0
+	var firstID string
 	for i := 0; i < 3; i++ {
-		if _, err := c.Send(ctx, "Hello?"); err != nil {
+		id, err := c.Send(ctx, "Hello?")
+		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			firstID = id
 		}
 	}
 	// Two acks and one rate_limited error, mixed with the two turns.
@@ -479,6 +484,24 @@ func TestFloodGetsRateLimited(t *testing.T) {
 	}
 	if limited.Code != salesagent.ERATELIMITED || limited.ClientID == "" || limited.RetryAfterMS <= 0 || !strings.Contains(limited.ErrorMessage, "wait") {
 		t.Errorf("flood error = %s, want rate_limited with client_id, retry_after_ms and a request to wait", limited.Raw)
+	}
+
+	// A resend of a stored message is acknowledged as a duplicate even
+	// while the visitor is limited, as after a lost ack.
+	if err := c.SendMessage(ctx, MessageFrame{ClientID: firstID, Text: "Hello?"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f := next(t, c)
+		if f.Type == FrameError {
+			t.Fatalf("resend of a stored message while limited got %s, want a duplicate ack", f.Raw)
+		}
+		if f.Type == FrameAck {
+			if f.ClientID != firstID || !f.Duplicate || f.Seq != 1 {
+				t.Errorf("resend of a stored message got %s, want ack of %s, duplicate, seq 1", f.Raw, firstID)
+			}
+			break
+		}
 	}
 
 	// The bucket belongs to the visitor, so reconnecting does not refill it.
