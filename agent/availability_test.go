@@ -15,6 +15,12 @@ import (
 // no earlier reply makes it a follow-up.
 func (b *bundle) sayFresh(t *testing.T, text string) turnResult {
 	t.Helper()
+	return b.fresh(t).say(t, text, PageContext{})
+}
+
+// fresh returns a copy of b with a new conversation of a new visitor.
+func (b *bundle) fresh(t *testing.T) *bundle {
+	t.Helper()
 	ctx := context.Background()
 	visitor, err := b.db.CreateCustomer(ctx, b.shop.ID)
 	if err != nil {
@@ -26,7 +32,7 @@ func (b *bundle) sayFresh(t *testing.T, text string) turnResult {
 	}
 	fresh := *b
 	fresh.conv = conv
-	return fresh.say(t, text, PageContext{})
+	return &fresh
 }
 
 // toolsCalled returns the names of the tools a turn called, in order.

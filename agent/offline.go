@@ -598,7 +598,9 @@ func pointsAtProduct(p *salesagent.Product, message string) bool {
 func namesOtherThing(p *salesagent.Product, message string, hits []retrieval.Hit) bool {
 	own := setOf(contentStems(productText(p)))
 	for s := range setOf(contentStems(message)) {
-		if own[s] || genericWords[s] || colourStems[s] {
+		// An attribute that p's text states in its own words, such as
+		// "waterproof" of a tent with taped seams, asks about p.
+		if own[s] || genericWords[s] || colourStems[s] || overlap(attributeCues[s], own) > 0 {
 			continue
 		}
 		for _, hit := range hits {

@@ -488,7 +488,7 @@ func descriptionSentences(p *salesagent.Product, question string) []string {
 		if strings.HasSuffix(sentence, "?") {
 			continue
 		}
-		if overlap(query, setOf(stems(sentence))) >= need {
+		if matchedStems(query, setOf(stems(sentence))) >= need {
 			out = append(out, cleanMarkdown(sentence))
 		}
 		if len(out) == 2 {
