@@ -30,3 +30,19 @@ func TestAttributeQuestionsQuoteTheSpec(t *testing.T) {
 		})
 	}
 }
+
+// TestCorrectedSearchSaysSo checks that products found only through a
+// spelling correction are not presented as the product asked for.
+func TestCorrectedSearchSaysSo(t *testing.T) {
+	b := setupDemo(t, false)
+	for _, message := range []string{"Patagonia Nano Puff?", "do you have the patagonia nano puff?"} {
+		got := b.sayFresh(t, message).reply.Body
+		if !strings.Contains(got, `couldn't find "patagonia nano puff"`) || strings.Contains(got, "Here's what I found") {
+			t.Errorf("reply to %q = %q, want it to say the product was not found", message, got)
+		}
+	}
+	got := b.sayFresh(t, "do you have hiking boots?").reply.Body
+	if !strings.Contains(got, "Here's what I found") || !strings.Contains(got, "Hiking Boot") {
+		t.Errorf("reply to a product the shop sells = %q, want it listed as found", got)
+	}
+}

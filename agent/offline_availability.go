@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -186,9 +187,23 @@ func (c *composer) availability(ctx context.Context, object string, opening bool
 }
 
 // listFound adds the products of a search_products result to the reply.
+// Products found only through a spelling correction are introduced with
+// it, since the correction may be wrong: "puff" becomes "cuff" in a shop
+// that sells no puffer jackets.
 func (c *composer) listFound(result *ToolResult) {
 	c.use(result)
-	c.say(fmt.Sprintf("Here's what I found: %s.", listProducts(result.Data.(SearchProductsData).Products)))
+	data := result.Data.(SearchProductsData)
+	if data.AllCorrected() && len(data.Corrections) > 0 {
+		var words, used []string
+		for _, word := range slices.Sorted(maps.Keys(data.Corrections)) {
+			words = append(words, fmt.Sprintf("%q", word))
+			used = append(used, fmt.Sprintf("%q", data.Corrections[word]))
+		}
+		c.say(fmt.Sprintf("I couldn't find %q in our catalog. The closest matches, for %s in place of %s, are: %s.",
+			data.Query, joinList(used), joinList(words), listProducts(data.Products)))
+		return
+	}
+	c.say(fmt.Sprintf("Here's what I found: %s.", listProducts(data.Products)))
 }
 
 // namesFoundProduct reports whether a word of object is a word of the

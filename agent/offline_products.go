@@ -245,12 +245,10 @@ func (c *composer) findProducts(ctx context.Context, query string, inStock bool)
 		return false, err
 	}
 
-	data := result.Data.(SearchProductsData)
-	if len(data.Products) == 0 {
+	if len(result.Data.(SearchProductsData).Products) == 0 {
 		return false, nil
 	}
-	c.use(result)
-	c.say(fmt.Sprintf("Here's what I found: %s.", listProducts(data.Products)))
+	c.listFound(result)
 	return true, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -64,11 +65,26 @@ type ProductSummary struct {
 	Options     string `json:"options,omitempty"`
 	ProductType string `json:"product_type,omitempty"`
 	Description string `json:"description,omitempty"`
+	// Corrected is set when the product was found only through a
+	// spelling correction of a query word, none of the query's own words
+	// or the shop's synonyms for them.
+	Corrected bool `json:"found_by_correction,omitempty"`
 }
 
 // SearchProductsData is the Data of a search_products result.
 type SearchProductsData struct {
+	// Query is the query searched for.
+	Query    string           `json:"query"`
 	Products []ProductSummary `json:"products"`
+	// Corrections maps each query word the shop does not use to the word
+	// searched for instead, as "sprkinler" to "sprinkler".
+	Corrections map[string]string `json:"corrections,omitempty"`
+}
+
+// AllCorrected reports whether every product was found only through a
+// spelling correction.
+func (d SearchProductsData) AllCorrected() bool {
+	return len(d.Products) > 0 && !slices.ContainsFunc(d.Products, func(p ProductSummary) bool { return !p.Corrected })
 }
 
 func runSearchProducts(ctx context.Context, env *ToolEnv, raw json.RawMessage) (*ToolResult, error) {
@@ -113,10 +129,14 @@ func runSearchProducts(ctx context.Context, env *ToolEnv, raw json.RawMessage) (
 	if err != nil {
 		return nil, err
 	}
-	products = keepMatching(products, args.Query, alternatives)
+	products = keepMatching(products, args.Query, alternatives, true)
+	named := map[int64]bool{}
+	for _, p := range keepMatching(products, args.Query, alternatives, false) {
+		named[p.ID] = true
+	}
 
 	currency := env.Turn.Shop.Currency
-	data := SearchProductsData{Products: []ProductSummary{}}
+	data := SearchProductsData{Query: args.Query, Products: []ProductSummary{}}
 	card := &salesagent.Card{Type: salesagent.CardProducts, Title: "Products"}
 	var citations []salesagent.Citation
 	var lines []string
@@ -141,6 +161,7 @@ func runSearchProducts(ctx context.Context, env *ToolEnv, raw json.RawMessage) (
 			ProductID: p.ID, Handle: p.Handle, Title: p.Title,
 			Price: priceRange(variants, currency), InStock: anyInStock(variants),
 			Options: label, ProductType: p.ProductType, Description: p.Description,
+			Corrected: !named[p.ID],
 		}
 		title := p.Title
 		if label != "" {
@@ -164,6 +185,15 @@ func runSearchProducts(ctx context.Context, env *ToolEnv, raw json.RawMessage) (
 
 	if len(data.Products) == 0 {
 		return &ToolResult{Text: fmt.Sprintf("No products match %q with these filters.", args.Query), Data: data}, nil
+	}
+	if data.AllCorrected() {
+		data.Corrections = map[string]string{}
+		for _, a := range alternatives {
+			if a.Correction {
+				data.Corrections[a.For] = phraseText(a.Text)
+			}
+		}
+		lines = append(lines, fmt.Sprintf("None of these names the query's words; they were found by the spelling corrections %s.", correctionList(data.Corrections)))
 	}
 	return &ToolResult{
 		Text:      fmt.Sprintf("Found %d products:\n%s", len(data.Products), strings.Join(lines, "\n")),
@@ -249,7 +279,7 @@ var queryNoise = stemSet([]string{
 // when few are related, so a product must name something the shopper
 // asked for, in the shopper's words or the shop's. A query of filler
 // words only, such as "show me something", keeps every product.
-func keepMatching(products []*salesagent.Product, query string, alternatives []string) []*salesagent.Product {
+func keepMatching(products []*salesagent.Product, query string, alternatives []retrieval.Alternative, corrections bool) []*salesagent.Product {
 	words := map[string]bool{}
 	for _, s := range contentStems(query) {
 		if !queryNoise[s] && !isNumber(s) {
@@ -263,7 +293,10 @@ func keepMatching(products []*salesagent.Product, query string, alternatives []s
 	// whole: "water" alone would keep every waterproof jacket.
 	var phrases [][]string
 	for _, a := range alternatives {
-		if stems := contentStems(a); len(stems) > 0 {
+		if a.Correction && !corrections {
+			continue
+		}
+		if stems := contentStems(phraseText(a.Text)); len(stems) > 0 {
 			phrases = append(phrases, stems)
 		}
 	}
@@ -279,17 +312,25 @@ func keepMatching(products []*salesagent.Product, query string, alternatives []s
 	return matching
 }
 
+// correctionList writes corrections as "\"puff\" as \"cuff\"", sorted.
+func correctionList(corrections map[string]string) string {
+	items := make([]string, 0, len(corrections))
+	for _, word := range slices.Sorted(maps.Keys(corrections)) {
+		items = append(items, fmt.Sprintf("%q as %q", word, corrections[word]))
+	}
+	return joinList(items)
+}
+
 // alternativesFinder is a retriever that reports the other words its
 // full-text search matches for a query, as retrieval.Searcher does.
 type alternativesFinder interface {
-	Alternatives(ctx context.Context, shop *salesagent.Shop, text string) (map[string][]string, error)
+	Alternatives(ctx context.Context, shop *salesagent.Shop, text string) ([]retrieval.Alternative, error)
 }
 
-// queryAlternatives returns the words that the retriever's full-text
-// search also matches for query: spelling corrections, the shop's
-// synonyms and joined words, so that "head torch" keeps the headlamp a
-// shop's synonyms found. Alternatives of filler words are left out.
-func queryAlternatives(ctx context.Context, env *ToolEnv, query string) ([]string, error) {
+// queryAlternatives returns the alternatives that the retriever's
+// full-text search matches for the query's words, leaving out those of
+// filler words.
+func queryAlternatives(ctx context.Context, env *ToolEnv, query string) ([]retrieval.Alternative, error) {
 	finder, ok := env.Search.(alternativesFinder)
 	if !ok {
 		return nil, nil
@@ -298,16 +339,13 @@ func queryAlternatives(ctx context.Context, env *ToolEnv, query string) ([]strin
 	if err != nil {
 		return nil, fmt.Errorf("search products: %w", err)
 	}
-	var words []string
-	for source, list := range found {
-		if !slices.ContainsFunc(contentStems(phraseText(source)), func(s string) bool { return !queryNoise[s] && !isNumber(s) }) {
-			continue
-		}
-		for _, a := range list {
-			words = append(words, phraseText(a))
+	var kept []retrieval.Alternative
+	for _, a := range found {
+		if slices.ContainsFunc(contentStems(phraseText(a.For)), func(s string) bool { return !queryNoise[s] && !isNumber(s) }) {
+			kept = append(kept, a)
 		}
 	}
-	return words, nil
+	return kept, nil
 }
 
 // phraseText turns a tsquery phrase such as "door <-> knob" into its

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/retrieval"
 )
 
 func TestRegistryDefinitionsAreSchemas(t *testing.T) {
@@ -177,14 +178,14 @@ func TestSearchProductsKeepsSynonymMatches(t *testing.T) {
 	// Without the synonym, the product shares no word with the query and
 	// would be dropped as unrelated.
 	shoe := &salesagent.Product{Title: "Trail Runner", ProductType: "Shoes"}
-	if kept := keepMatching([]*salesagent.Product{shoe}, "sneakers", nil); len(kept) != 0 {
+	if kept := keepMatching([]*salesagent.Product{shoe}, "sneakers", nil, true); len(kept) != 0 {
 		t.Errorf("keepMatching without alternatives kept %d products, want 0", len(kept))
 	}
 
 	// A phrase alternative must be named whole.
 	shell := &salesagent.Product{Title: "Rain Shell", Description: "Sheds water on wet days."}
 	bottle := &salesagent.Product{Title: "Insulated Water Bottle"}
-	keptProducts := keepMatching([]*salesagent.Product{shell, bottle}, "flask", []string{"water bottle"})
+	keptProducts := keepMatching([]*salesagent.Product{shell, bottle}, "flask", []retrieval.Alternative{{For: "flask", Text: "water <-> bottl"}}, true)
 	if len(keptProducts) != 1 || keptProducts[0] != bottle {
 		t.Errorf("keepMatching for flask with alternative \"water bottle\" kept %d products, want only the bottle", len(keptProducts))
 	}

@@ -100,12 +100,24 @@ func (s *Searcher) SearchVector(ctx context.Context, shop *salesagent.Shop, q Qu
 	return s.search(ctx, shop, q, true, false)
 }
 
+// Alternative is a word or phrase that full-text search matches in place
+// of one of the query's own.
+type Alternative struct {
+	// For is the query's lexeme or phrase that Text stands for.
+	For string
+	// Text is a lexeme, or a phrase of lexemes joined by tsquery distance
+	// operators such as "door <-> knob".
+	Text string
+	// Correction is set when Text is a spelling correction of For, a
+	// word the shop does not use. Other alternatives are the shop's
+	// synonyms and joined forms of two words.
+	Correction bool
+}
+
 // Alternatives returns what full-text search for text matches besides the
-// text's own words, keyed by the word or phrase they stand for. They are
-// spelling corrections, the shop's synonyms and joined forms of two words.
-// Each is a lexeme, or a phrase of lexemes joined by tsquery distance
-// operators such as "door <-> knob".
-func (s *Searcher) Alternatives(ctx context.Context, shop *salesagent.Shop, text string) (map[string][]string, error) {
+// text's own words: spelling corrections, the shop's synonyms and joined
+// forms of two words.
+func (s *Searcher) Alternatives(ctx context.Context, shop *salesagent.Shop, text string) ([]Alternative, error) {
 	lex, err := s.lexicons.get(ctx, shop.ID)
 	if err != nil {
 		return nil, fmt.Errorf("search shop %d: %w", shop.ID, err)
@@ -114,11 +126,12 @@ func (s *Searcher) Alternatives(ctx context.Context, shop *salesagent.Shop, text
 	if err != nil {
 		return nil, fmt.Errorf("parse full-text query: %w", err)
 	}
-	alternatives := map[string][]string{}
+	var alternatives []Alternative
 	for _, g := range tq.groups {
-		for _, l := range g.lexemes {
-			if l != g.source && !slices.Contains(alternatives[g.source], l) {
-				alternatives[g.source] = append(alternatives[g.source], l)
+		for i, l := range g.lexemes {
+			a := Alternative{For: g.source, Text: l, Correction: g.corrected && i == len(g.lexemes)-1}
+			if l != g.source && !slices.Contains(alternatives, a) {
+				alternatives = append(alternatives, a)
 			}
 		}
 	}

@@ -49,6 +49,9 @@ type termGroup struct {
 	// df is the number of chunks that contain the group's last lexeme: the
 	// correction when there is one, since the shopper's word has none.
 	df int
+	// corrected is set when the group's last lexeme is a spelling
+	// correction of source.
+	corrected bool
 }
 
 // textQuery is a shopper's query prepared for full-text ranking against a
@@ -133,6 +136,7 @@ func (l *lexicon) group(lexeme string) termGroup {
 	}
 	if fix := l.correct(lexeme); fix != "" {
 		g.lexemes = append(g.lexemes, fix)
+		g.corrected = true
 		g.df = l.df[fix]
 		g.weight = correctionWeight * l.idf(g.df)
 	}
