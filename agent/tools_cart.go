@@ -99,7 +99,7 @@ func runSaveCart(ctx context.Context, env *ToolEnv, raw json.RawMessage) (*ToolR
 	if err != nil {
 		return nil, err
 	}
-	card.URL = restoreURL(shop, token)
+	card.URL = RestoreURL(shop, token)
 
 	data := SaveCartData{URL: card.URL, Lines: len(items), Quantity: quantity}
 	env.record(salesagent.EventCartSaved, map[string]int{"lines": data.Lines, "quantity": data.Quantity})
@@ -110,9 +110,9 @@ func runSaveCart(ctx context.Context, env *ToolEnv, raw json.RawMessage) (*ToolR
 	}, nil
 }
 
-// restoreURL returns the link that restores a saved cart: the shop's page
+// RestoreURL returns the link that restores a saved cart: the shop's page
 // on the salesagent server, under the shop's BaseURL when one is set.
-func restoreURL(shop *salesagent.Shop, token string) string {
+func RestoreURL(shop *salesagent.Shop, token string) string {
 	path := "/shop/" + url.PathEscape(shop.Slug) + "/cart/" + url.PathEscape(token)
 	// TODO: confirm with the storefront integration whether BaseURL should
 	// prefix this path or point at a restore page of the storefront itself.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -275,14 +276,26 @@ func (db *DB) queryMessages(ctx context.Context, sql string, args ...any) ([]sal
 
 // SaveCart stores a shopper's cart under a new random token and returns it.
 func (db *DB) SaveCart(ctx context.Context, shopID int64, conversationID, customerID *int64, items []salesagent.CartItem) (string, error) {
-	token := NewWidgetKey()[3:]
-	body, _ := json.Marshal(items)
-	_, err := db.Pool.Exec(ctx, `INSERT INTO carts (shop_id, token, conversation_id, customer_id, items) VALUES ($1, $2, $3, $4, $5)`,
-		shopID, token, conversationID, customerID, body)
+	token := NewCartToken()
+	return token, SaveCartAs(ctx, db.Pool, shopID, token, conversationID, customerID, items)
+}
+
+// NewCartToken returns a random token for a saved cart.
+func NewCartToken() string {
+	return strings.TrimPrefix(NewWidgetKey(), "pk_")
+}
+
+// SaveCartAs stores a shopper's cart under token with q, which may be a
+// transaction, so that a cart is saved together with the message that
+// brought it.
+func SaveCartAs(ctx context.Context, q Querier, shopID int64, token string, conversationID, customerID *int64, items []salesagent.CartItem) error {
+	body, err := json.Marshal(items)
 	if err != nil {
-		return "", translate(err, "cart")
+		return fmt.Errorf("encode cart: %w", err)
 	}
-	return token, nil
+	_, err = q.Exec(ctx, `INSERT INTO carts (shop_id, token, conversation_id, customer_id, items) VALUES ($1, $2, $3, $4, $5)`,
+		shopID, token, conversationID, customerID, body)
+	return translate(err, "cart")
 }
 
 // CartByToken returns a saved cart's items and when it was saved.

@@ -15,46 +15,45 @@ import (
 // update to that customer's profile, in one transaction.
 func (db *DB) RecordEvents(ctx context.Context, shopID int64, customerID *int64, events []salesagent.Event, update func(*salesagent.Profile)) error {
 	return db.InTx(ctx, func(tx pgx.Tx) error {
-		// The customer's row is locked before the events are inserted.
-		// Each insert takes a key-share lock on the row, for the foreign
-		// key, so two turns of one shopper that inserted first and then
-		// asked for the row lock waited for each other: a deadlock.
-		// FOR NO KEY UPDATE does not conflict with those key-share locks.
-		var profile salesagent.Profile
-		updating := customerID != nil && update != nil
-		if updating {
-			var raw []byte
-			if err := tx.QueryRow(ctx, `SELECT profile FROM customers WHERE shop_id = $1 AND id = $2 FOR NO KEY UPDATE`, shopID, *customerID).Scan(&raw); err != nil {
-				return translate(err, fmt.Sprintf("customer %d", *customerID))
-			}
-			if err := json.Unmarshal(raw, &profile); err != nil {
-				return fmt.Errorf("decode profile of customer %d: %w", *customerID, err)
-			}
-		}
-
-		for _, e := range events {
-			data := e.Data
-			if len(data) == 0 {
-				data = json.RawMessage("{}")
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO events (shop_id, conversation_id, customer_id, type, data) VALUES ($1, $2, $3, $4, $5)`,
-				shopID, e.ConversationID, customerID, e.Type, []byte(data)); err != nil {
-				return fmt.Errorf("record %s event: %w", e.Type, err)
-			}
-		}
-		if !updating {
-			return nil
-		}
-
-		update(&profile)
-		now := time.Now().UTC()
-		profile.LastSeenAt = &now
-		raw, _ := json.Marshal(profile)
-		if _, err := tx.Exec(ctx, `UPDATE customers SET profile = $3, updated_at = now() WHERE shop_id = $1 AND id = $2`, shopID, *customerID, raw); err != nil {
-			return fmt.Errorf("update profile of customer %d: %w", *customerID, err)
-		}
-		return nil
+		return RecordEventsIn(ctx, tx, shopID, customerID, events, update)
 	})
+}
+
+// RecordEventsIn does what RecordEvents does within tx, so that the events
+// are stored with the change they record.
+func RecordEventsIn(ctx context.Context, tx pgx.Tx, shopID int64, customerID *int64, events []salesagent.Event, update func(*salesagent.Profile)) error {
+	// The customer's row is locked before the events are inserted. Each
+	// insert takes a key-share lock on the row, for the foreign key, so
+	// two turns of one shopper that inserted first and then asked for the
+	// row lock waited for each other: a deadlock. FOR NO KEY UPDATE does
+	// not conflict with those key-share locks.
+	var profile salesagent.Profile
+	updating := customerID != nil && update != nil
+	if updating {
+		var raw []byte
+		if err := tx.QueryRow(ctx, `SELECT profile FROM customers WHERE shop_id = $1 AND id = $2 FOR NO KEY UPDATE`, shopID, *customerID).Scan(&raw); err != nil {
+			return translate(err, fmt.Sprintf("customer %d", *customerID))
+		}
+		if err := json.Unmarshal(raw, &profile); err != nil {
+			return fmt.Errorf("decode profile of customer %d: %w", *customerID, err)
+		}
+	}
+
+	if err := InsertEvents(ctx, tx, shopID, customerID, events); err != nil {
+		return err
+	}
+	if !updating {
+		return nil
+	}
+
+	update(&profile)
+	now := time.Now().UTC()
+	profile.LastSeenAt = &now
+	raw, _ := json.Marshal(profile)
+	if _, err := tx.Exec(ctx, `UPDATE customers SET profile = $3, updated_at = now() WHERE shop_id = $1 AND id = $2`, shopID, *customerID, raw); err != nil {
+		return fmt.Errorf("update profile of customer %d: %w", *customerID, err)
+	}
+	return nil
 }
 
 // ConversationEvents returns a conversation's events, oldest first.

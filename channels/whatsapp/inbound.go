@@ -97,7 +97,10 @@ func (c *Channel) decodeMessages(ctx context.Context, shop *salesagent.Shop, raw
 		var unknown errUnknownType
 		switch {
 		case errors.As(err, &unknown):
-			c.log.InfoContext(ctx, "whatsapp message of an unhandled type ignored", "shop_id", shop.ID, "type", unknown.kind)
+			// Warn, because a message of a new type may carry something
+			// that the shopper expects a reply to.
+			c.log.WarnContext(ctx, "whatsapp message of an unhandled type ignored",
+				"shop_id", shop.ID, "wamid", unknown.wamid, "type", unknown.kind)
 			counts.ignored++
 			continue
 		case err != nil:
@@ -140,6 +143,14 @@ func (c *Channel) storeInbound(ctx context.Context, tx pgx.Tx, jobs JobInserter,
 	case in.needsPerson() && in.Text == "":
 		row.Intent = intentAttachment
 	}
+	var cart []salesagent.CartItem
+	if in.Order != nil {
+		cart = in.Order.cartItems()
+		if len(cart) > 0 {
+			in.Order.CartToken = postgres.NewCartToken()
+		}
+		in.Card = in.Order.card(shop)
+	}
 	inserted, err := insertInbound(ctx, tx, row, in.Data)
 	if err != nil || !inserted {
 		return false, err
@@ -164,6 +175,12 @@ func (c *Channel) storeInbound(ctx context.Context, tx pgx.Tx, jobs JobInserter,
 	stored, _, err := postgres.AppendMessageTx(ctx, tx, shop.ID, msg)
 	if err != nil {
 		return false, err
+	}
+	if len(cart) > 0 {
+		if err := saveOrderCart(ctx, tx, shop.ID, conv.ID, customer.ID, in.Order.CartToken, cart); err != nil {
+			return false, err
+		}
+		logger.InfoContext(ctx, "whatsapp order saved as a cart", "lines", len(cart))
 	}
 	if row.Intent == intentOptOut || row.Intent == intentOptIn {
 		if err := c.recordConsent(ctx, tx, shop.ID, conv.ID, customer.ID, row.Intent, in.Text); err != nil {

@@ -93,9 +93,9 @@ func TestUnknownTypeDoesNotFailBatch(t *testing.T) {
 	value := change(t, body)
 	text := value["messages"].([]any)[0].(map[string]any)
 	text["id"], text["timestamp"] = newWAMID(), strconv.FormatInt(time.Now().Unix(), 10)
-	order := firstMessage(t, capture(t, "message.json", "order"))
-	order["id"] = newWAMID()
-	value["messages"] = []any{order, text}
+	flow := firstMessage(t, capture(t, "flow_completion.json", "completion"))
+	flow["id"] = newWAMID()
+	value["messages"] = []any{flow, text}
 	raw, _ := json.Marshal(body)
 
 	b.deliver(t, raw)

@@ -83,7 +83,9 @@ type wireMessage struct {
 		MessageID string `json:"message_id"`
 		Emoji     string `json:"emoji"`
 	} `json:"reaction"`
-	Errors []wireError `json:"errors"`
+	Order    *wireOrder    `json:"order"`
+	Contacts []wireContact `json:"contacts"`
+	Errors   []wireError   `json:"errors"`
 }
 
 // wireMedia is an attachment: Meta's media id and its metadata. The file
@@ -97,6 +99,27 @@ type wireMedia struct {
 	URL      string `json:"url"`
 	Voice    bool   `json:"voice"`
 	Animated bool   `json:"animated"`
+}
+
+// wireContact is a contact card that a shopper shares. Meta's spec lists
+// more fields, such as addresses and birthday, which the channel does not
+// store.
+type wireContact struct {
+	Name struct {
+		FormattedName string `json:"formatted_name"`
+		FirstName     string `json:"first_name"`
+		LastName      string `json:"last_name"`
+	} `json:"name"`
+	Org struct {
+		Company string `json:"company"`
+	} `json:"org"`
+	Phones []struct {
+		Phone string `json:"phone"`
+		WAID  string `json:"wa_id"`
+	} `json:"phones"`
+	Emails []struct {
+		Email string `json:"email"`
+	} `json:"emails"`
 }
 
 // wireError is an error in a webhook: on a failed status, or on an inbound
@@ -134,6 +157,8 @@ const (
 	kindSticker     = "sticker"
 	kindLocation    = "location"
 	kindReaction    = "reaction"
+	kindOrder       = "order"
+	kindContacts    = "contacts"
 	kindUnsupported = "unsupported"
 )
 
@@ -143,6 +168,8 @@ const (
 	CardMedia = "media"
 	// CardLocation is a shared location.
 	CardLocation = "location"
+	// CardContacts lists the contact cards a shopper shared.
+	CardContacts = "contacts"
 )
 
 // inbound is an inbound message reduced to what the channel stores.
@@ -161,10 +188,12 @@ type inbound struct {
 	Card *salesagent.Card
 	// Data is kept in whatsapp_inbound.data, as a reaction's emoji.
 	Data map[string]any
+	// Order is the cart of an order message, or nil.
+	Order *order
 }
 
 // errUnknownType marks a message of a type the channel does not handle.
-type errUnknownType struct{ kind string }
+type errUnknownType struct{ wamid, kind string }
 
 func (e errUnknownType) Error() string {
 	return fmt.Sprintf("whatsapp message type %q is not handled", e.kind)
@@ -196,6 +225,12 @@ func decodeMessage(raw json.RawMessage, now time.Time) (inbound, error) {
 	case m.Type == kindReaction && m.Reaction != nil:
 		// An empty emoji takes an earlier reaction back.
 		in.Data = map[string]any{"emoji": m.Reaction.Emoji, "message_id": m.Reaction.MessageID}
+	case m.Type == kindOrder && m.Order != nil:
+		in.Order = m.Order.reduce()
+		in.Text = in.Order.Note
+		in.Data = map[string]any{"order": in.Order}
+	case m.Type == kindContacts && len(m.Contacts) > 0:
+		in.Card = contactsCard(m.Contacts)
 	case m.Type == kindUnsupported || (len(m.Errors) > 0 && m.Type == ""):
 		in.Kind = kindUnsupported
 		if len(m.Errors) > 0 {
@@ -205,7 +240,7 @@ func decodeMessage(raw json.RawMessage, now time.Time) (inbound, error) {
 	default:
 		media := m.media()
 		if media == nil {
-			return inbound{}, errUnknownType{kind: m.Type}
+			return inbound{}, errUnknownType{wamid: m.ID, kind: m.Type}
 		}
 		in.Text = strings.TrimSpace(media.Caption)
 		in.Card = mediaCard(m.Type, media)
@@ -222,6 +257,7 @@ func (in *inbound) clean() {
 	if in.Card != nil {
 		in.Card.Title, in.Card.Text, in.Card.URL = strip(in.Card.Title), strip(in.Card.Text), strip(in.Card.URL)
 		for i := range in.Card.Fields {
+			in.Card.Fields[i].Label = strip(in.Card.Fields[i].Label)
 			in.Card.Fields[i].Value = strip(in.Card.Fields[i].Value)
 		}
 	}
@@ -229,6 +265,9 @@ func (in *inbound) clean() {
 		if s, ok := v.(string); ok {
 			in.Data[k] = strip(s)
 		}
+	}
+	if in.Order != nil {
+		in.Order.clean(strip)
 	}
 }
 
@@ -286,6 +325,47 @@ func locationCard(lat, long float64, name, address, link string) *salesagent.Car
 	return card
 }
 
+// contactsCard lists shared contact cards, one field per contact with its
+// name as the label and its phone numbers, emails and company as the value.
+// The card's text joins the names.
+func contactsCard(contacts []wireContact) *salesagent.Card {
+	card := &salesagent.Card{Type: CardContacts, Title: "contact"}
+	if len(contacts) > 1 {
+		card.Title = "contacts"
+	}
+	var names []string
+	for i, contact := range contacts {
+		name := strings.TrimSpace(firstNonEmpty(contact.Name.FormattedName, strings.TrimSpace(contact.Name.FirstName+" "+contact.Name.LastName)))
+		if name == "" {
+			name = fmt.Sprintf("contact %d", i+1)
+		}
+		names = append(names, name)
+
+		var details []string
+		for _, phone := range contact.Phones {
+			details = append(details, firstNonEmpty(phone.Phone, phone.WAID))
+		}
+		for _, email := range contact.Emails {
+			details = append(details, email.Email)
+		}
+		details = append(details, contact.Org.Company)
+		card.Fields = append(card.Fields, salesagent.Field{Label: name, Value: joinNonEmpty(details, ", ")})
+	}
+	card.Text = strings.Join(names, ", ")
+	return card
+}
+
+// joinNonEmpty joins the values that are not blank.
+func joinNonEmpty(values []string, sep string) string {
+	var kept []string
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			kept = append(kept, v)
+		}
+	}
+	return strings.Join(kept, sep)
+}
+
 // parseTimestamp reads Meta's Unix time in seconds. A missing, bad or
 // future value gives now, so a skewed clock cannot stretch the 24-hour
 // window.
@@ -304,6 +384,9 @@ func parseTimestamp(s string, now time.Time) time.Time {
 // body returns the text stored as the shopper's message: what they wrote
 // or tapped, or a bracketed name of what they sent.
 func (in inbound) body() string {
+	if in.Order != nil {
+		return in.Order.body()
+	}
 	if in.Text != "" {
 		return in.Text
 	}
@@ -315,6 +398,10 @@ func (in inbound) body() string {
 		return "[location]"
 	case kindUnsupported:
 		return "[unsupported message]"
+	case kindContacts:
+		if in.Card != nil {
+			return "[" + in.Card.Title + ": " + in.Card.Text + "]"
+		}
 	}
 	if in.Card != nil {
 		return "[" + in.Card.Title + "]"
@@ -323,8 +410,8 @@ func (in inbound) body() string {
 }
 
 // needsPerson reports whether the agent cannot read what the shopper sent,
-// so the reply offers a person: attachments, locations and unsupported
-// messages.
+// so the reply offers a person: attachments, locations, shared contacts
+// and unsupported messages. Orders have a reply of their own.
 func (in inbound) needsPerson() bool {
 	return in.Card != nil || in.Kind == kindUnsupported
 }

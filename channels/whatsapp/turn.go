@@ -119,10 +119,14 @@ func (c *Channel) runTurn(ctx context.Context, jobs JobInserter, shop *salesagen
 }
 
 // produceReply runs the agent for a shopper's text, or writes the
-// channel's own reply to a STOP, a START or an attachment, and stores it.
+// channel's own reply to an order, a STOP, a START or an attachment, and
+// stores it.
 // It returns nil when there is no reply, and reports whether the turn
 // handed the conversation to a person.
 func (c *Channel) produceReply(ctx context.Context, shop *salesagent.Shop, conv *salesagent.Conversation, in *inboundRow) (*salesagent.Message, bool, error) {
+	if in.Kind == kindOrder {
+		return c.orderReply(ctx, shop, conv, in)
+	}
 	var own string
 	switch in.Intent {
 	case intentOptOut, intentOptIn:
@@ -352,7 +356,7 @@ func messageKind(m *Message) string {
 // agent cannot read.
 func isAttachment(kind string) bool {
 	switch kind {
-	case kindImage, kindVideo, kindAudio, kindDocument, kindSticker, kindLocation, kindUnsupported:
+	case kindImage, kindVideo, kindAudio, kindDocument, kindSticker, kindLocation, kindContacts, kindUnsupported:
 		return true
 	}
 	return false
@@ -373,6 +377,8 @@ func attachmentReply(shop *salesagent.Shop, kind string, escalated bool) string 
 	switch kind {
 	case kindLocation:
 		got = "Thanks for sharing the location."
+	case kindContacts:
+		got = "Thanks for sharing the contact."
 	case kindUnsupported:
 		got = "Sorry, I can't open this type of message."
 	case kindAudio:
