@@ -28,7 +28,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	addCommonFlags(fs, &cfg)
 	fs.StringVar(&slug, "shop", "", "slug of the shop to load into, created if new (required)")
 	fs.StringVar(&name, "name", "", "display name of a new shop (default: the slug)")
-	fs.StringVar(&format, "format", "", "format of every PATH, overriding detection: shopify-json, shopify-csv, magento-csv, faq-md, policy-md, size-guide-md or tau-bench")
+	names := make([]string, len(ingest.Formats))
+	for i, f := range ingest.Formats {
+		names[i] = string(f)
+	}
+	fs.StringVar(&format, "format", "", "format of every PATH, overriding detection: "+strings.Join(names, ", "))
 	fs.BoolVar(&strict, "strict", false, "exit with an error when any row is rejected (the good rows still load)")
 	fs.BoolVar(&prune, "prune", false, "remove the shop's products missing from these files, and its documents of the kinds loaded that are missing; skipped when any row is rejected")
 	fs.Usage = func() {
@@ -76,8 +80,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(stderr, "rejected: %v\n", rowErr)
 	}
+	if skipped := batch.SkippedReviews.String(); skipped != "" {
+		fmt.Fprintln(stderr, skipped)
+	}
 	if len(batch.Products)+len(batch.Documents)+len(batch.Customers)+len(batch.Orders) == 0 {
-		return fmt.Errorf("nothing to load from %s: no products, documents, customers or orders found (check the paths, or pass --format)",
+		return fmt.Errorf("nothing to load from %s: no products, documents, customers or orders found (check the paths and that the files hold rows)",
 			strings.Join(fs.Args(), " "))
 	}
 

@@ -126,3 +126,45 @@ func countRows(t *testing.T, query string, args ...any) int {
 	}
 	return n
 }
+
+// TestIngestPruneIgnoresUnknownReviews loads a Magento catalog whose
+// reviews file names a product the files do not have: the review is
+// skipped with one line, and --prune still removes a product dropped from
+// the catalog.
+func TestIngestPruneIgnoresUnknownReviews(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	header := "category,name,sku,price,qty,description\n"
+	clock := "\"Gear\nWatches\",Clock,W-1,10,1,<p>Tick.</p>\n"
+	timer := "\"Gear\nWatches\",Timer,W-2,12,1,<p>Tock.</p>\n"
+	write("products_gear_watches.csv", header+clock+timer)
+	write("products_reviews.csv", "sku,rating_code,rating_value,title,review,reviewer,email\nW-1,Rating,4,Good,Fine.,Ann,\nW-9,Rating,5,Gone,Where?,Cy,\n")
+	ingestPaths(t, "prune-reviews", dir)
+
+	write("products_gear_watches.csv", header+clock)
+	stdout, stderr, err := runCommand(t, "ingest", "--database-url", pgtest.URL(t), "--log-level", "warn", "--shop", "prune-reviews", "--prune", dir)
+	if err != nil {
+		t.Fatalf("ingest --prune: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "skipped 1 review of 1 product not loaded from these files (SKU W-9)") {
+		t.Errorf("stderr does not summarise the skipped review:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "not pruning") || strings.Contains(stderr, "rejected:") {
+		t.Errorf("the unknown review blocked pruning or was listed as rejected:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "pruned 1 product") {
+		t.Errorf("stdout does not report the pruned timer:\n%s", stdout)
+	}
+	shop, err := openDB(t).ShopBySlug(context.Background(), "prune-reviews")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, "SELECT count(*) FROM products WHERE shop_id = $1", shop.ID); n != 1 {
+		t.Errorf("shop has %d products, want the clock only", n)
+	}
+}

@@ -24,7 +24,9 @@ import (
 //
 //   - .json: {"products":[...]}, {"product":{...}}, a bare product object or
 //     an array of products with "variants" is Shopify. An object of τ-bench
-//     products, users or orders keyed by id is τ-bench.
+//     products, users or orders keyed by id is τ-bench. A "questions" (or
+//     "faqs" or "faq") array of objects with "question" and "answer", or a
+//     bare array of them, is a JSON FAQ.
 //   - .csv: a "Handle" or "URL handle" column is Shopify. Magento columns
 //     (sku with product_type or category, rating_value, or identifier with
 //     content) are Magento.
@@ -57,16 +59,39 @@ func Detect(path string) (Format, error) {
 	case ".md", ".markdown":
 		return detectMarkdown(path)
 	}
-	return "", unknownFormat(path, "unsupported file extension")
+	return "", unknownExtension(path)
 }
 
-// unknownFormat builds the error Detect returns.
+// unknownExtension builds the error for a file whose extension no layout
+// uses. Markdown readers do not depend on the extension, so unlike
+// unknownFormat it names the --format values that read Markdown text.
+func unknownExtension(path string) error {
+	ext := filepath.Ext(path)
+	if ext == "" {
+		ext = "(none)"
+	}
+	return fmt.Errorf("detect format of %s: file extension %s is not .json, .csv, .md or .markdown (supported layouts: %s); "+
+		"if the file is Markdown text, rename it to .md or pass --format %s, %s or %s",
+		path, ext, supportedLayouts, FormatFAQMarkdown, FormatPolicyMarkdown, FormatSizeGuideMarkdown)
+}
+
+// supportedLayouts names, for error messages, every layout Detect
+// recognises.
+const supportedLayouts = "Shopify products.json exports and product CSVs; " +
+	"Magento 2 sample-data CSVs (products, gear, reviews, CMS pages) or their raw/ directory; " +
+	`JSON FAQs ({"questions": [{"question": "...", "answer": "..."}]} or a bare array of such objects); ` +
+	"Markdown (.md) FAQs, policies and size guides; " +
+	"the τ-bench retail data directory"
+
+// unknownFormat builds the error Detect returns for a file or directory
+// whose layout matches no supported one. No --format value reads such
+// input, so the message lists the layouts instead of suggesting one.
 func unknownFormat(path, reason string) error {
-	return fmt.Errorf("detect format of %s: %s (fix: pass --format with one of %s)", path, reason, formatList())
+	return fmt.Errorf("detect format of %s: %s, so this is not a supported layout (supported layouts: %s)", path, reason, supportedLayouts)
 }
 
-// detectJSON reads the first keys of a JSON file to tell Shopify from
-// τ-bench.
+// detectJSON reads the first keys of a JSON file to tell Shopify, τ-bench
+// and FAQ files apart.
 func detectJSON(path string) (Format, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -82,10 +107,15 @@ func detectJSON(path string) (Format, error) {
 
 	if tok == json.Delim('[') {
 		var first map[string]json.RawMessage
-		if dec.More() && dec.Decode(&first) == nil && first["variants"] != nil {
-			return FormatShopifyJSON, nil
+		if dec.More() && dec.Decode(&first) == nil {
+			switch {
+			case first["variants"] != nil:
+				return FormatShopifyJSON, nil
+			case isFAQEntry(first):
+				return FormatFAQJSON, nil
+			}
 		}
-		return "", unknownFormat(path, "JSON array whose items are not products with variants")
+		return "", unknownFormat(path, `JSON array whose items are neither products with "variants" nor FAQ entries with "question" and "answer"`)
 	}
 	if tok != json.Delim('{') {
 		return "", unknownFormat(path, "JSON is neither an object nor an array")
@@ -107,6 +137,9 @@ func detectJSON(path string) (Format, error) {
 		case "products", "product", "variants", "body_html":
 			return FormatShopifyJSON, nil
 		}
+		if isFAQListKey(key) && isFAQList(value) {
+			return FormatFAQJSON, nil
+		}
 		var entry map[string]json.RawMessage
 		if json.Unmarshal(value, &entry) != nil {
 			continue
@@ -115,7 +148,18 @@ func detectJSON(path string) (Format, error) {
 			return FormatTauBench, nil
 		}
 	}
-	return "", unknownFormat(path, "JSON keys match neither a Shopify export nor τ-bench data")
+	return "", unknownFormat(path, "JSON keys match neither a Shopify export, τ-bench data nor a JSON FAQ")
+}
+
+// isFAQList reports whether value is an array whose first item is an FAQ
+// entry.
+func isFAQList(value json.RawMessage) bool {
+	var items []json.RawMessage
+	if json.Unmarshal(value, &items) != nil || len(items) == 0 {
+		return false
+	}
+	var first map[string]json.RawMessage
+	return json.Unmarshal(items[0], &first) == nil && isFAQEntry(first)
 }
 
 // isTauBenchEntry reports whether one value of a top-level object looks like
@@ -142,7 +186,7 @@ func detectCSV(path string) (Format, error) {
 
 	header, err := readHeader(f)
 	if err != nil {
-		return "", unknownFormat(path, fmt.Sprintf("cannot read CSV header: %v", err))
+		return "", unknownFormat(path, fmt.Sprintf("invalid CSV header: %v", err))
 	}
 	cols := newColumns(header)
 

@@ -28,6 +28,7 @@ func TestDetectRealData(t *testing.T) {
 		{"tau-bench-retail/v1/data/users.json", FormatTauBench},
 		{"tau-bench-retail/v1/data/orders.json", FormatTauBench},
 		{"tau-bench-retail/v1/wiki.md", FormatPolicyMarkdown},
+		{"ecommerce-faq/Ecommerce_FAQ_Chatbot_dataset.json", FormatFAQJSON},
 	}
 	for _, tt := range tests {
 		got, err := Detect(filepath.Join(root, tt.path))
@@ -58,6 +59,9 @@ func TestDetectInline(t *testing.T) {
 		{"shop-faq.md", "Anything.", FormatFAQMarkdown},
 		{"size-chart.markdown", "Anything.", FormatSizeGuideMarkdown},
 		{"returns.md", "## Can I return?\n\nYes.\n", FormatPolicyMarkdown},
+		{"help.json", `{"questions": [{"question": "Can I pay later?", "answer": "No."}]}`, FormatFAQJSON},
+		{"faqs.json", `{"title": "Help", "FAQs": [{"Question": "Q?", "Answer": "A."}]}`, FormatFAQJSON},
+		{"qa.json", `[{"question": "Q?", "answer": "A."}]`, FormatFAQJSON},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +84,8 @@ func TestDetectUnknown(t *testing.T) {
 		{"data.json", `{"hello": "world"}`},
 		{"broken.json", `{"products": `},
 		{"people.csv", "name,email\nAnn,a@example.com\n"},
+		{"questions.json", `{"questions": [{"text": "Q?"}]}`},
+		{"pairs.json", `[{"question": "Q?"}]`},
 		{"empty.csv", ""},
 	}
 	for _, tt := range tests {
@@ -90,10 +96,16 @@ func TestDetectUnknown(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Detect(%s) succeeded", tt.name)
 			}
-			for _, want := range []string{path, "--format", "shopify-json", "tau-bench"} {
+			for _, want := range []string{path, "supported layouts", "Shopify", "Magento", "JSON FAQs", "τ-bench"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not contain %q", err, want)
 				}
+			}
+			// Only Markdown readers take any extension, so only a file
+			// with an unknown extension is pointed at --format.
+			hintsFormat := strings.Contains(err.Error(), "--format")
+			if wantHint := filepath.Ext(tt.name) == ".txt"; hintsFormat != wantHint {
+				t.Errorf("error %q mentions --format: %v, want %v", err, hintsFormat, wantHint)
 			}
 		})
 	}

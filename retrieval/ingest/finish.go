@@ -12,7 +12,8 @@ import (
 // review_summary attribute.
 const maxReviewTitles = 5
 
-// finish attaches reviews to their products and removes duplicates that
+// finish attaches reviews to their products, counting those of unknown
+// products in b.SkippedReviews, and removes duplicates that
 // storage would reject: a repeated product id, variant SKU, document key,
 // customer id or email, or order number. The later copy is dropped with a
 // RowError. A repeated product handle is made unique instead, by appending
@@ -20,7 +21,7 @@ const maxReviewTitles = 5
 func (b *Batch) finish() []RowError {
 	var rowErrs []RowError
 	rowErrs = append(rowErrs, b.dedupeProducts()...)
-	rowErrs = append(rowErrs, b.attachReviews()...)
+	b.attachReviews()
 	rowErrs = append(rowErrs, b.dedupeDocuments()...)
 	rowErrs = append(rowErrs, b.dedupeCustomers()...)
 	rowErrs = append(rowErrs, b.dedupeOrders()...)
@@ -94,6 +95,50 @@ func (b *Batch) dedupeProducts() []RowError {
 	return rowErrs
 }
 
+// maxSkippedSKUsShown caps the example SKUs that SkippedReviews.String
+// quotes.
+const maxSkippedSKUsShown = 5
+
+// SkippedReviews counts the reviews that were dropped because no product in
+// the batch has their SKU.
+type SkippedReviews struct {
+	// Count is the number of reviews dropped.
+	Count int
+	// SKUs are the distinct unknown SKUs in the order first seen.
+	SKUs []string
+}
+
+// String returns a one-line summary such as "skipped 3 reviews of 2
+// products not loaded from these files (SKUs W-9, W-10) (fix: ...)", or ""
+// when nothing was skipped.
+func (s SkippedReviews) String() string {
+	if s.Count == 0 {
+		return ""
+	}
+	shown := s.SKUs[:min(len(s.SKUs), maxSkippedSKUsShown)]
+	examples := strings.Join(shown, ", ")
+	if more := len(s.SKUs) - len(shown); more > 0 {
+		examples += fmt.Sprintf(" and %d more", more)
+	}
+	return fmt.Sprintf("skipped %s of %s not loaded from these files (%s %s) (fix: load the product files together with the reviews to keep them)",
+		countNoun(s.Count, "review", "reviews"), countNoun(len(s.SKUs), "product", "products"),
+		pluralWord(len(s.SKUs), "SKU", "SKUs"), examples)
+}
+
+// countNoun returns n followed by the singular or plural noun, as in
+// "1 review" and "3 reviews".
+func countNoun(n int, one, many string) string {
+	return strconv.Itoa(n) + " " + pluralWord(n, one, many)
+}
+
+// pluralWord returns one when n is 1 and many otherwise.
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // reviewStats sums the reviews of one product.
 type reviewStats struct {
 	count  int
@@ -104,10 +149,12 @@ type reviewStats struct {
 // attachReviews stores each product's review count, mean rating and first
 // review titles in its attributes "reviews", "rating" and "review_summary".
 // Reviews are matched by product id or variant SKU. Reviews of a SKU that
-// no product has give one RowError per SKU.
-func (b *Batch) attachReviews() []RowError {
+// no product has are counted in b.SkippedReviews, not returned as
+// RowErrors. Review files often cover products that were never exported,
+// and skipping their reviews loses no product.
+func (b *Batch) attachReviews() {
 	if len(b.reviews) == 0 {
-		return nil
+		return
 	}
 	bySKU := map[string]int{}
 	for i, p := range b.Products {
@@ -121,15 +168,15 @@ func (b *Batch) attachReviews() []RowError {
 
 	stats := map[int]*reviewStats{}
 	var order []int
-	unknown := map[string][]review{}
+	unknown := map[string]int{}
 	var unknownOrder []string
 	for _, r := range b.reviews {
 		i, ok := bySKU[r.sku]
 		if !ok {
-			if unknown[r.sku] == nil {
+			if unknown[r.sku] == 0 {
 				unknownOrder = append(unknownOrder, r.sku)
 			}
-			unknown[r.sku] = append(unknown[r.sku], r)
+			unknown[r.sku]++
 			continue
 		}
 		s := stats[i]
@@ -158,15 +205,11 @@ func (b *Batch) attachReviews() []RowError {
 		}
 	}
 
-	var rowErrs []RowError
 	for _, sku := range unknownOrder {
-		first := unknown[sku][0]
-		rowErrs = append(rowErrs, rowError(first.at, "sku", sku,
-			fmt.Errorf("no product with sku %q for %d review(s), so they are skipped", sku, len(unknown[sku])),
-			"import the product file that defines this SKU together with the reviews, or remove the reviews"))
+		b.SkippedReviews.Count += unknown[sku]
+		b.SkippedReviews.SKUs = append(b.SkippedReviews.SKUs, sku)
 	}
 	b.reviews = nil
-	return rowErrs
 }
 
 func (b *Batch) dedupeDocuments() []RowError {

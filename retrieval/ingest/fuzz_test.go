@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/salesagent/salesagent"
 )
 
 // addSeedFiles adds the files matching pattern under the shared data as
@@ -76,6 +78,12 @@ func FuzzParseMarkdown(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, parse := range []parser{parseFAQMarkdown, parsePolicyMarkdown, parseSizeGuideMarkdown} {
 			batch, rowErrs, err := parse("doc.md", data)
+			if kind := structuredKind("doc.md", data); kind != "" {
+				if err == nil || !strings.Contains(err.Error(), kind) {
+					t.Fatalf("markdown parser error for %s content = %v, want one naming %s", kind, err, kind)
+				}
+				continue
+			}
 			if err != nil {
 				t.Fatalf("markdown parser returned a whole-file error: %v", err)
 			}
@@ -104,6 +112,34 @@ func FuzzParseMarkdown(f *testing.F) {
 					}
 				}
 			}
+		}
+	})
+}
+
+func FuzzParseFAQJSON(f *testing.F) {
+	f.Add([]byte(`{"questions": [{"question": "Q?", "answer": "A."}, {"question": "Q?"}, 3]}`))
+	f.Add([]byte(`[{"Question": " Q? ", "Answer": "A."}, {"answer": null}]`))
+	addSeedFiles(f, "ecommerce-faq/*.json")
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		batch, rowErrs, err := parseFAQJSON("faq.json", data)
+		if err != nil {
+			return
+		}
+		for _, e := range rowErrs {
+			if e.File != "faq.json" || e.Line < 1 {
+				t.Errorf("row error without file or line: %+v", e)
+			}
+		}
+		keys := map[string]bool{}
+		for _, d := range batch.Documents {
+			if d.Kind != salesagent.KindFAQ || d.Title == "" || strings.TrimSpace(d.Body) == "" {
+				t.Errorf("incomplete document: %+v", d)
+			}
+			if keys[d.Key] {
+				t.Errorf("key %q used twice", d.Key)
+			}
+			keys[d.Key] = true
 		}
 	})
 }

@@ -3,8 +3,8 @@
 // job.
 //
 // Supported inputs are Shopify product exports (products.json and both
-// product CSV layouts), Magento 2 import CSVs, Markdown FAQs, policies and
-// size guides, and the τ-bench retail data directory. A bad row is reported
+// product CSV layouts), Magento 2 import CSVs, JSON FAQs, Markdown FAQs,
+// policies and size guides, and the τ-bench retail data directory. A bad row is reported
 // as a RowError and skipped while the rest of the file still loads.
 package ingest
 
@@ -34,6 +34,9 @@ const (
 	FormatMagentoCSV Format = "magento-csv"
 	// FormatFAQMarkdown is Markdown with one FAQ entry per heading.
 	FormatFAQMarkdown Format = "faq-md"
+	// FormatFAQJSON is a JSON FAQ: {"questions": [{"question": "...",
+	// "answer": "..."}]} or a bare array of such objects.
+	FormatFAQJSON Format = "faq-json"
 	// FormatPolicyMarkdown is Markdown with one policy section per heading.
 	FormatPolicyMarkdown Format = "policy-md"
 	// FormatSizeGuideMarkdown is Markdown with one "## <product type>"
@@ -47,7 +50,7 @@ const (
 // Formats lists every supported format in the order help text shows them.
 var Formats = []Format{
 	FormatShopifyJSON, FormatShopifyCSV, FormatMagentoCSV,
-	FormatFAQMarkdown, FormatPolicyMarkdown, FormatSizeGuideMarkdown,
+	FormatFAQMarkdown, FormatFAQJSON, FormatPolicyMarkdown, FormatSizeGuideMarkdown,
 	FormatTauBench,
 }
 
@@ -76,6 +79,11 @@ type Batch struct {
 	Documents []salesagent.Document
 	Customers []salesagent.Customer
 	Orders    []Order
+
+	// SkippedReviews counts the reviews whose SKU no product in the batch
+	// has. They are kept out of the RowErrors because dropping them loses
+	// no product, so they must not stop the ingest command's --prune.
+	SkippedReviews SkippedReviews
 
 	// Origins run parallel to the exported slices, so duplicates found
 	// after merging can name the file and line they came from.
@@ -271,6 +279,7 @@ var parsers = map[Format]parser{
 	FormatShopifyCSV:        parseShopifyCSV,
 	FormatMagentoCSV:        parseMagentoCSV,
 	FormatFAQMarkdown:       parseFAQMarkdown,
+	FormatFAQJSON:           parseFAQJSON,
 	FormatPolicyMarkdown:    parsePolicyMarkdown,
 	FormatSizeGuideMarkdown: parseSizeGuideMarkdown,
 	FormatTauBench:          parseTauBenchFile,

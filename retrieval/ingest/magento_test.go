@@ -104,16 +104,18 @@ func TestMagentoLumaCatalog(t *testing.T) {
 	if attached != 125 {
 		t.Errorf("%d products got reviews, want 125", attached)
 	}
-	unknown := 0
-	for _, e := range rowErrs {
-		if e.File == "products_reviews.csv" && strings.Contains(e.Error(), "no product with sku") {
-			unknown++
-			continue
-		}
-		t.Errorf("unexpected row error: %v", e)
+	// Reviews of products missing from the files are counted, not
+	// rejected, so they cannot block --prune.
+	noRowErrors(t, rowErrs)
+	if got := len(batch.SkippedReviews.SKUs); got != 56 {
+		t.Errorf("%d unknown review SKUs counted, want 56", got)
 	}
-	if unknown != 56 {
-		t.Errorf("%d unknown review SKUs reported, want 56", unknown)
+	if batch.SkippedReviews.Count < 56 {
+		t.Errorf("%d reviews skipped, want at least one per unknown SKU", batch.SkippedReviews.Count)
+	}
+	summary := batch.SkippedReviews.String()
+	if strings.Contains(summary, "\n") || !strings.Contains(summary, "and 51 more") {
+		t.Errorf("skipped reviews summary = %q, want one line with 5 example SKUs and 51 more", summary)
 	}
 
 	handles, skus := map[string]bool{}, map[string]bool{}
@@ -265,10 +267,79 @@ func TestMagentoReviewsJoinAcrossFiles(t *testing.T) {
 	if e, ok := findRowError(rowErrs, `invalid rating "9"`); !ok || e.Line != 5 {
 		t.Errorf("bad rating error = %+v (found %v), want line 5", e, ok)
 	}
-	if e, ok := findRowError(rowErrs, `no product with sku "W-9"`); !ok || e.Line != 4 {
-		t.Errorf("unknown SKU error = %+v (found %v), want line 4", e, ok)
+	if len(rowErrs) != 1 {
+		t.Errorf("row errors = %v, want only the bad rating", rowErrs)
 	}
-	if len(rowErrs) != 2 {
-		t.Errorf("row errors = %v, want 2", rowErrs)
+	if got := batch.SkippedReviews; got.Count != 1 || !slices.Equal(got.SKUs, []string{"W-9"}) {
+		t.Errorf("skipped reviews = %+v, want one review of W-9", got)
+	}
+	want := "skipped 1 review of 1 product not loaded from these files (SKU W-9)"
+	if got := batch.SkippedReviews.String(); !strings.HasPrefix(got, want) {
+		t.Errorf("skipped reviews summary = %q, want it to start with %q", got, want)
+	}
+}
+
+// The ingest command skips --prune when ParsePaths returns any RowError,
+// because a rejected product would look missing. Reviews of products
+// missing from the files must not count, and a rejected product must.
+func TestPruneGuardIgnoresUnknownReviews(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := map[string]string{
+		"products_gear_watches.csv": "category,name,sku,price,qty,description\nGear/Watches,Clock,W-1,10,1,<p>Tick.</p>\n",
+		"products_reviews.csv": "sku,rating_code,rating_value,title,review,reviewer,email\n" +
+			"W-1,Rating,4,Good,Fine.,Ann,\nBOOT-1,Rating,5,Warm,Cosy.,Bo,\nBOOT-1,Rating,2,Tight,Small.,Cy,\nSOCK-7,Rating,3,Fine,Okay.,Di,\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	batch, rowErrs, err := ParsePaths([]string{dir}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRowErrors(t, rowErrs)
+	if got := batch.SkippedReviews; got.Count != 3 || !slices.Equal(got.SKUs, []string{"BOOT-1", "SOCK-7"}) {
+		t.Errorf("skipped reviews = %+v, want 3 reviews of BOOT-1 and SOCK-7", got)
+	}
+	want := "skipped 3 reviews of 2 products not loaded from these files (SKUs BOOT-1, SOCK-7)"
+	if got := batch.SkippedReviews.String(); !strings.HasPrefix(got, want) {
+		t.Errorf("summary = %q, want it to start with %q", got, want)
+	}
+	if clock := productByID(t, batch, "W-1"); clock.Attributes["reviews"] != "1" {
+		t.Errorf("clock reviews = %q, want the 1 review of a known SKU", clock.Attributes["reviews"])
+	}
+}
+
+func TestPruneGuardCountsRejectedProduct(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := map[string]string{
+		"products_gear_watches.csv": "category,name,sku,price,qty,description\n" +
+			"Gear/Watches,Clock,W-1,10,1,<p>Tick.</p>\nGear/Watches,Timer,W-2,ten,1,<p>Tock.</p>\n",
+		"products_reviews.csv": "sku,rating_code,rating_value,title,review,reviewer,email\nW-2,Rating,4,Good,Fine.,Ann,\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	batch, rowErrs, err := ParsePaths([]string{dir}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := findRowError(rowErrs, `"ten"`); !ok || e.File != "products_gear_watches.csv" || e.Line != 3 {
+		t.Errorf("price row error = %+v (found %v), want products_gear_watches.csv line 3; all row errors: %v", e, ok, rowErrs)
+	}
+	if len(batch.Products) != 1 {
+		t.Errorf("%d products, want only the clock", len(batch.Products))
+	}
+	// The timer's review is skipped, but the timer's own row error is what
+	// keeps --prune from removing it.
+	if got := batch.SkippedReviews; got.Count != 1 || !slices.Equal(got.SKUs, []string{"W-2"}) {
+		t.Errorf("skipped reviews = %+v, want the timer's review", got)
 	}
 }

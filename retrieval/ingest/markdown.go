@@ -1,8 +1,11 @@
 package ingest
 
 import (
+	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/salesagent/salesagent"
@@ -159,12 +162,119 @@ func parsePolicyMarkdown(name string, data []byte) (*Batch, []RowError, error) {
 	return parseSectionsMarkdown(name, data, salesagent.KindPolicy)
 }
 
+// checkMarkdown returns an error when the file is clearly JSON or CSV,
+// which every Markdown reader would otherwise load as one block of text.
+func checkMarkdown(name string, data []byte) error {
+	switch structuredKind(name, data) {
+	case "JSON":
+		return fmt.Errorf("%s contains JSON, not Markdown (fix: leave out --format so the layout is detected, or pass --format %s for a JSON FAQ of question and answer objects)",
+			name, FormatFAQJSON)
+	case "CSV":
+		return fmt.Errorf("%s contains CSV, not Markdown (fix: leave out --format so the layout is detected, or pass --format %s or %s for a product CSV)",
+			name, FormatShopifyCSV, FormatMagentoCSV)
+	}
+	return nil
+}
+
+// structuredKind returns "JSON" or "CSV" when the extension or the content
+// shows that the file is one of them, and "" otherwise. Content counts as
+// JSON when it opens with "{" followed by a key or "}", or with "[" followed
+// by a value or "]", so a Markdown link such as "[Home](/)" is not JSON.
+// Content counts as CSV by the rule of looksLikeCSV.
+func structuredKind(name string, data []byte) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".json":
+		return "JSON"
+	case ".csv":
+		return "CSV"
+	}
+
+	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\ufeff")), " \t\r\n")
+	if len(trimmed) >= 2 {
+		next := bytes.TrimLeft(trimmed[1:], " \t\r\n")
+		if len(next) > 0 {
+			switch {
+			case trimmed[0] == '{' && (next[0] == '"' || next[0] == '}'):
+				return "JSON"
+			case trimmed[0] == '[' && strings.IndexByte(`{["]-0123456789`, next[0]) >= 0:
+				return "JSON"
+			}
+		}
+	}
+
+	if looksLikeCSV(trimmed) {
+		return "CSV"
+	}
+	return ""
+}
+
+// maxCSVHeaderCell is the longest header cell, in bytes, that looksLikeCSV
+// accepts. Sentences with commas have longer parts than column names.
+const maxCSVHeaderCell = 40
+
+// looksLikeCSV reports whether data, with no Markdown heading, starts with
+// consecutive lines that parse as CSV rows of one field count: at least two
+// rows of three or more fields, or three rows of two. The header cells must
+// be short, must not end like a sentence, and the first must not start with
+// a Markdown list, quote or table marker, so prose and lists with commas
+// stay Markdown.
+func looksLikeCSV(data []byte) bool {
+	if mdHeading.Match(data) {
+		return false
+	}
+
+	var head [][]byte
+	for _, line := range bytes.SplitN(data, []byte("\n"), 6) {
+		if len(head) == 5 || len(bytes.TrimSpace(line)) == 0 {
+			break
+		}
+		head = append(head, line)
+	}
+	if len(head) < 2 {
+		return false
+	}
+
+	reader := csv.NewReader(bytes.NewReader(bytes.Join(head, []byte("\n"))))
+	reader.LazyQuotes = true
+	rows, err := reader.ReadAll()
+	if err != nil {
+		// ReadAll also fails on a row whose field count differs from the
+		// header's.
+		return false
+	}
+	if len(rows) < 2 {
+		return false
+	}
+	fields := len(rows[0])
+	if fields < 2 || (fields == 2 && len(rows) < 3) {
+		return false
+	}
+
+	first := strings.TrimSpace(rows[0][0])
+	for _, marker := range []string{"- ", "* ", "+ ", ">", "|"} {
+		if strings.HasPrefix(first, marker) {
+			return false
+		}
+	}
+	for _, cell := range rows[0] {
+		cell = strings.TrimSpace(cell)
+		if cell == "" || len(cell) > maxCSVHeaderCell || strings.ContainsAny(cell[len(cell)-1:], ".!?:") {
+			return false
+		}
+	}
+	return true
+}
+
 // parseSectionsMarkdown returns one document per heading of level 1 to 3
 // whose section has text: the heading is the title and the Markdown under
 // it the body. Headings with nothing under them, such as a title followed
 // directly by a subheading, give no document. Text before the first heading
 // becomes a document titled after the file.
 func parseSectionsMarkdown(name string, data []byte, kind string) (*Batch, []RowError, error) {
+	if err := checkMarkdown(name, data); err != nil {
+		return nil, nil, err
+	}
+
 	batch := &Batch{}
 	keys := map[string]int{}
 	var rowErrs []RowError
@@ -203,6 +313,10 @@ func parseSectionsMarkdown(name string, data []byte, kind string) (*Batch, []Row
 // any heading applies to every guide (units, how to measure) and is added
 // to each guide's Body. A section without a table is a RowError.
 func parseSizeGuideMarkdown(name string, data []byte) (*Batch, []RowError, error) {
+	if err := checkMarkdown(name, data); err != nil {
+		return nil, nil, err
+	}
+
 	batch := &Batch{}
 	keys := map[string]int{}
 	var rowErrs []RowError
