@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/term"
+
 	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/console"
 	"github.com/salesagent/salesagent/postgres"
@@ -57,15 +59,16 @@ func runOperator(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 
-	password, err := readOperatorPassword(passwordEnv, stdin, stderr)
-	if err != nil {
-		return err
+	// A password from the environment is checked first, with the flags. A
+	// typed one is read after the shop is found, so that a wrong slug does
+	// not waste it.
+	var hash string
+	if passwordEnv != "" {
+		var err error
+		if hash, err = operatorPasswordHash(passwordEnv, stdin, stderr); err != nil {
+			return err
+		}
 	}
-	hash, err := console.HashPassword(password)
-	if err != nil {
-		return usageError{salesagent.ErrorMessage(err)}
-	}
-
 	logger, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err
@@ -78,6 +81,12 @@ func runOperator(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	shop, err := loadShop(ctx, db, slug)
 	if err != nil {
 		return err
+	}
+
+	if hash == "" {
+		if hash, err = operatorPasswordHash(passwordEnv, stdin, stderr); err != nil {
+			return err
+		}
 	}
 	op, err := db.CreateOperator(ctx, shop.ID, email, strings.TrimSpace(name), role, hash)
 	if salesagent.ErrorCode(err) == salesagent.ECONFLICT {
@@ -187,6 +196,20 @@ func checkOperatorFlags(fs *flag.FlagSet, slug, email, name, role string) error 
 	return nil
 }
 
+// operatorPasswordHash reads the password as readOperatorPassword does and
+// hashes it.
+func operatorPasswordHash(variable string, stdin io.Reader, stderr io.Writer) (string, error) {
+	password, err := readOperatorPassword(variable, stdin, stderr)
+	if err != nil {
+		return "", err
+	}
+	hash, err := console.HashPassword(password)
+	if err != nil {
+		return "", usageError{salesagent.ErrorMessage(err)}
+	}
+	return hash, nil
+}
+
 // readOperatorPassword reads the password from the environment variable,
 // or from the first line of stdin when variable is empty.
 func readOperatorPassword(variable string, stdin io.Reader, stderr io.Writer) (string, error) {
@@ -197,12 +220,23 @@ func readOperatorPassword(variable string, stdin io.Reader, stderr io.Writer) (s
 		}
 		return password, nil
 	}
-	// NOTE: the typed password is echoed on a terminal; use --password-env
-	// to keep it off the screen.
-	fmt.Fprint(stderr, "Password: ")
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return "", fmt.Errorf("read password from standard input: %w", err)
+	// On a terminal the password is asked for and not echoed; piped in,
+	// it is read without a prompt.
+	var line string
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "Password: ")
+		typed, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password from the terminal: %w", err)
+		}
+		line = string(typed)
+	} else {
+		read, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return "", fmt.Errorf("read password from standard input: %w", err)
+		}
+		line = read
 	}
 	password := strings.TrimRight(line, "\r\n")
 	if password == "" {

@@ -69,6 +69,9 @@ func TestOperatorAddRejectsBadFlags(t *testing.T) {
 	t.Setenv("TEST_OPERATOR_PASSWORD", "a long enough secret")
 	t.Setenv("TEST_SHORT_PASSWORD", "short")
 	base := []string{"operator", "add", "--database-url", pgtest.URL(t)}
+	if _, _, err := openDB(t).EnsureShop(context.Background(), "operator-flags", ""); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -82,7 +85,7 @@ func TestOperatorAddRejectsBadFlags(t *testing.T) {
 		{"missing name", append(base, "--shop", "demo", "--email", "a@example.com"), "missing --name"},
 		{"unset password env", append(base, "--shop", "demo", "--email", "a@example.com", "--name", "A", "--password-env", "TEST_UNSET_PASSWORD_VAR"), "TEST_UNSET_PASSWORD_VAR"},
 		{"short password", append(base, "--shop", "demo", "--email", "a@example.com", "--name", "A", "--password-env", "TEST_SHORT_PASSWORD"), "at least 10"},
-		{"empty stdin", append(base, "--shop", "demo", "--email", "a@example.com", "--name", "A"), "missing password"},
+		{"empty stdin", append(base, "--shop", "operator-flags", "--email", "a@example.com", "--name", "A"), "missing password"},
 	}
 	for _, tc := range cases {
 		_, _, err := runCommand(t, tc.args...)
@@ -94,6 +97,17 @@ func TestOperatorAddRejectsBadFlags(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %q, want it to contain %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+func TestOperatorAddChecksShopBeforePassword(t *testing.T) {
+	_, stderr, err := runCommand(t, "operator", "add", "--database-url", pgtest.URL(t), "--log-level", "warn",
+		"--shop", "no-such-shop", "--email", "a@example.com", "--name", "A")
+	if err == nil || !strings.Contains(err.Error(), `shop "no-such-shop" not found`) {
+		t.Errorf("error %v, want shop not found", err)
+	}
+	if strings.Contains(stderr, "Password") {
+		t.Errorf("asked for a password before checking the shop:\n%s", stderr)
 	}
 }
 
