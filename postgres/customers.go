@@ -133,6 +133,30 @@ func (db *DB) OrderByNumber(ctx context.Context, shopID int64, number string) (*
 	return &o, nil
 }
 
+// CustomerIDsByEmail returns the ids of the shop's customers with the
+// given emails, keyed by the email in lowercase.
+func (db *DB) CustomerIDsByEmail(ctx context.Context, shopID int64, emails []string) (map[string]int64, error) {
+	lower := make([]string, len(emails))
+	for i, e := range emails {
+		lower[i] = strings.ToLower(strings.TrimSpace(e))
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT lower(email), id FROM customers WHERE shop_id = $1 AND lower(email) = ANY($2)`, shopID, lower)
+	if err != nil {
+		return nil, fmt.Errorf("look up customers by email: %w", err)
+	}
+	defer rows.Close()
+	ids := make(map[string]int64)
+	for rows.Next() {
+		var email string
+		var id int64
+		if err := rows.Scan(&email, &id); err != nil {
+			return nil, fmt.Errorf("look up customers by email: %w", err)
+		}
+		ids[email] = id
+	}
+	return ids, rows.Err()
+}
+
 // CustomerIDsByExternalID returns the database ids of the shop's customers
 // with the given external ids; unknown ids are left out.
 func (db *DB) CustomerIDsByExternalID(ctx context.Context, shopID int64, externalIDs []string) (map[string]int64, error) {

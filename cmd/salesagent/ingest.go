@@ -258,10 +258,27 @@ func load(ctx context.Context, db *postgres.DB, indexer *retrieval.Indexer, shop
 		}
 	}
 
+	// Guest orders carry only an email, which may be a customer's from an
+	// earlier ingest.
+	var guestEmails []string
+	for _, o := range batch.Orders {
+		if o.CustomerExternalID == "" && o.CustomerEmail != "" {
+			guestEmails = append(guestEmails, o.CustomerEmail)
+		}
+	}
+	byEmail := map[string]int64{}
+	if len(guestEmails) > 0 {
+		if byEmail, err = db.CustomerIDsByEmail(ctx, shop.ID, guestEmails); err != nil {
+			return report, err
+		}
+	}
+
 	orders := make([]salesagent.Order, 0, len(batch.Orders))
 	for _, o := range batch.Orders {
 		order := o.Order
 		if id, ok := customerIDs[o.CustomerExternalID]; ok {
+			order.CustomerID = &id
+		} else if id, ok := byEmail[strings.ToLower(strings.TrimSpace(o.CustomerEmail))]; ok && o.CustomerExternalID == "" {
 			order.CustomerID = &id
 		}
 		orders = append(orders, order)

@@ -168,3 +168,32 @@ func TestIngestPruneIgnoresUnknownReviews(t *testing.T) {
 		t.Errorf("shop has %d products, want the clock only", n)
 	}
 }
+
+// TestIngestLinksGuestOrderToStoredCustomer loads a WooCommerce customer,
+// then in a later run a guest order placed with the customer's email: the
+// order belongs to that customer, so order_status can show it to them.
+func TestIngestLinksGuestOrderToStoredCustomer(t *testing.T) {
+	dir := t.TempDir()
+	customers := filepath.Join(dir, "customers.json")
+	orders := filepath.Join(dir, "orders.json")
+	if err := os.WriteFile(customers, []byte(`[{"id": 40, "email": "Ann@Example.com", "first_name": "Ann", "last_name": "Lee",
+		"billing": {"phone": "555"}, "shipping": {}}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(orders, []byte(`[{"id": 1, "number": "1001", "order_key": "k", "status": "completed", "customer_id": 0,
+		"billing": {"email": "ann@example.com"}, "line_items": []}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ingestPaths(t, "guest-orders", customers)
+	ingestPaths(t, "guest-orders", orders)
+
+	shop, err := openDB(t).ShopBySlug(context.Background(), "guest-orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := countRows(t, `SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id
+		WHERE o.shop_id = $1 AND o.number = '1001' AND c.external_id = '40'`, shop.ID)
+	if n != 1 {
+		t.Errorf("%d orders 1001 linked to customer 40, want 1", n)
+	}
+}

@@ -23,7 +23,10 @@ import (
 // and content:
 //
 //   - .json: {"products":[...]}, {"product":{...}}, a bare product object or
-//     an array of products with "variants" is Shopify. An object of τ-bench
+//     an array of products with "variants" is Shopify. A WooCommerce REST
+//     API product ("regular_price" or "stock_status"), customer ("billing",
+//     "shipping" and "email") or order ("line_items" with "order_key"), or an
+//     array of them, is WooCommerce. An object of τ-bench
 //     products, users or orders keyed by id is τ-bench. A "questions" (or
 //     "faqs" or "faq") array of objects with "question" and "answer", or a
 //     bare array of them, is a JSON FAQ.
@@ -79,6 +82,7 @@ func unknownExtension(path string) error {
 // recognises.
 const supportedLayouts = "Shopify products.json exports and product CSVs; " +
 	"Magento 2 sample-data CSVs (products, gear, reviews, CMS pages) or their raw/ directory; " +
+	"WooCommerce REST API v3 products, customers and orders (one object or an array); " +
 	`JSON FAQs ({"questions": [{"question": "...", "answer": "..."}]} or a bare array of such objects); ` +
 	"Markdown (.md) FAQs, policies and size guides; " +
 	"the τ-bench retail data directory"
@@ -90,8 +94,8 @@ func unknownFormat(path, reason string) error {
 	return fmt.Errorf("detect format of %s: %s, so this is not a supported layout (supported layouts: %s)", path, reason, supportedLayouts)
 }
 
-// detectJSON reads the first keys of a JSON file to tell Shopify, τ-bench
-// and FAQ files apart.
+// detectJSON reads the first keys of a JSON file to tell Shopify,
+// WooCommerce, τ-bench and FAQ files apart.
 func detectJSON(path string) (Format, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -111,18 +115,23 @@ func detectJSON(path string) (Format, error) {
 			switch {
 			case first["variants"] != nil:
 				return FormatShopifyJSON, nil
+			case wooKind(first) != "":
+				return FormatWooCommerceJSON, nil
 			case isFAQEntry(first):
 				return FormatFAQJSON, nil
 			}
 		}
-		return "", unknownFormat(path, `JSON array whose items are neither products with "variants" nor FAQ entries with "question" and "answer"`)
+		return "", unknownFormat(path, `JSON array whose items are neither products with "variants", WooCommerce products, customers or orders, nor FAQ entries with "question" and "answer"`)
 	}
 	if tok != json.Delim('{') {
 		return "", unknownFormat(path, "JSON is neither an object nor an array")
 	}
 
 	// A few keys are enough: exports put their telling keys first, and a
-	// bare product has "variants" among its top-level fields.
+	// bare product has "variants" among its top-level fields. A WooCommerce
+	// resource shows its kind by a combination of keys, so they are
+	// collected.
+	seen := map[string]json.RawMessage{}
 	for i := 0; i < 64 && dec.More(); i++ {
 		keyTok, err := dec.Token()
 		if err != nil {
@@ -137,6 +146,10 @@ func detectJSON(path string) (Format, error) {
 		case "products", "product", "variants", "body_html":
 			return FormatShopifyJSON, nil
 		}
+		seen[key] = value
+		if wooKind(seen) != "" {
+			return FormatWooCommerceJSON, nil
+		}
 		if isFAQListKey(key) && isFAQList(value) {
 			return FormatFAQJSON, nil
 		}
@@ -148,7 +161,7 @@ func detectJSON(path string) (Format, error) {
 			return FormatTauBench, nil
 		}
 	}
-	return "", unknownFormat(path, "JSON keys match neither a Shopify export, τ-bench data nor a JSON FAQ")
+	return "", unknownFormat(path, "JSON keys match neither a Shopify export, a WooCommerce product, customer or order, τ-bench data nor a JSON FAQ")
 }
 
 // isFAQList reports whether value is an array whose first item is an FAQ

@@ -17,15 +17,40 @@ const maxReviewTitles = 5
 // storage would reject: a repeated product id, variant SKU, document key,
 // customer id or email, or order number. The later copy is dropped with a
 // RowError. A repeated product handle is made unique instead, by appending
-// the product id.
+// the product id. Guest orders are then linked to customers by email.
 func (b *Batch) finish() []RowError {
 	var rowErrs []RowError
 	rowErrs = append(rowErrs, b.dedupeProducts()...)
 	b.attachReviews()
 	rowErrs = append(rowErrs, b.dedupeDocuments()...)
 	rowErrs = append(rowErrs, b.dedupeCustomers()...)
+	b.linkGuestOrders()
 	rowErrs = append(rowErrs, b.dedupeOrders()...)
 	return rowErrs
+}
+
+// linkGuestOrders gives each order without a customer id the external id
+// of the batch customer whose email matches the order's CustomerEmail, as
+// WooCommerce links past guest orders to an account registered with their
+// email. The order_status tool can then show the order to that customer.
+// An order whose email no customer of the batch has keeps CustomerEmail,
+// which the ingest command looks up among the customers already stored.
+func (b *Batch) linkGuestOrders() {
+	byEmail := map[string]string{}
+	for _, c := range b.Customers {
+		if c.Email != "" && c.ExternalID != "" {
+			byEmail[strings.ToLower(c.Email)] = c.ExternalID
+		}
+	}
+	for i := range b.Orders {
+		o := &b.Orders[i]
+		if o.CustomerExternalID != "" || o.CustomerEmail == "" {
+			continue
+		}
+		if id, ok := byEmail[strings.ToLower(o.CustomerEmail)]; ok {
+			o.CustomerExternalID = id
+		}
+	}
 }
 
 // duplicate builds the RowError for an item dropped as a repeat.

@@ -3,8 +3,9 @@
 // job.
 //
 // Supported inputs are Shopify product exports (products.json and both
-// product CSV layouts), Magento 2 import CSVs, JSON FAQs, Markdown FAQs,
-// policies and size guides, and the τ-bench retail data directory. A bad row is reported
+// product CSV layouts), Magento 2 import CSVs, WooCommerce REST API JSON
+// (products, customers and orders), JSON FAQs, Markdown FAQs, policies and
+// size guides, and the τ-bench retail data directory. A bad row is reported
 // as a RowError and skipped while the rest of the file still loads.
 package ingest
 
@@ -42,6 +43,9 @@ const (
 	// FormatSizeGuideMarkdown is Markdown with one "## <product type>"
 	// heading per size guide, each followed by a table and optional notes.
 	FormatSizeGuideMarkdown Format = "size-guide-md"
+	// FormatWooCommerceJSON is a WooCommerce REST API v3 response or
+	// webhook body: one product, customer or order, or an array of them.
+	FormatWooCommerceJSON Format = "woocommerce-json"
 	// FormatTauBench is the τ-bench retail data: products.json, users.json
 	// and orders.json, plus the policy in the sibling wiki.md.
 	FormatTauBench Format = "tau-bench"
@@ -49,7 +53,7 @@ const (
 
 // Formats lists every supported format in the order help text shows them.
 var Formats = []Format{
-	FormatShopifyJSON, FormatShopifyCSV, FormatMagentoCSV,
+	FormatShopifyJSON, FormatShopifyCSV, FormatMagentoCSV, FormatWooCommerceJSON,
 	FormatFAQMarkdown, FormatFAQJSON, FormatPolicyMarkdown, FormatSizeGuideMarkdown,
 	FormatTauBench,
 }
@@ -102,6 +106,10 @@ type Batch struct {
 type Order struct {
 	salesagent.Order
 	CustomerExternalID string
+	// CustomerEmail is the checkout email of a guest order, one without a
+	// customer id. ParseFile and ParsePaths set CustomerExternalID from the
+	// customer of the batch with this email, when there is one.
+	CustomerEmail string
 }
 
 // origin is the file and line an item was parsed from.
@@ -278,6 +286,7 @@ var parsers = map[Format]parser{
 	FormatShopifyJSON:       parseShopifyJSON,
 	FormatShopifyCSV:        parseShopifyCSV,
 	FormatMagentoCSV:        parseMagentoCSV,
+	FormatWooCommerceJSON:   parseWooCommerceJSON,
 	FormatFAQMarkdown:       parseFAQMarkdown,
 	FormatFAQJSON:           parseFAQJSON,
 	FormatPolicyMarkdown:    parsePolicyMarkdown,
