@@ -68,6 +68,11 @@ type Config struct {
 	// "whatsapp". The web channel needs none: its sockets read new
 	// messages from the database.
 	Deliverers map[string]Deliverer
+	// Resumers have the agent reply, after a handback, to the shopper
+	// message that arrived while an operator held the conversation and got
+	// no reply, keyed by channel name. On a channel without one, that
+	// message gets no reply and the handback response reports "failed".
+	Resumers map[string]Resumer
 	// TrustedProxies are the addresses of reverse proxies in front of the
 	// server. For a request from one of them, the client address used by
 	// the login limit is the last X-Forwarded-For entry that is not a
@@ -87,6 +92,15 @@ type Drafter interface {
 // that stores the message, so it must only queue work, never send.
 type Deliverer interface {
 	QueueDelivery(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversation, msg salesagent.Message) error
+}
+
+// Resumer has the agent reply to a shopper message of one channel that
+// arrived while an operator held the conversation, once the conversation
+// is handed back. The console calls it after the handback is stored,
+// outside that transaction, so it should only start or queue the turn and
+// return.
+type Resumer interface {
+	Resume(ctx context.Context, shop *salesagent.Shop, conv *salesagent.Conversation, msg salesagent.Message) error
 }
 
 // Console serves the operator console's API. Build it with New and mount

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/postgres"
 )
@@ -305,13 +307,21 @@ func (c *Console) handleHandBack(w http.ResponseWriter, r *http.Request, s *post
 		c.writeError(w, r, err)
 		return
 	}
-	notice, err := c.db.HandBackConversation(r.Context(), s.Operator, id, handBackNotice, c.deliver)
+	// The delivery hook runs in the handback's transaction and receives
+	// the conversation as stored, which the resume step needs.
+	var handedBack *salesagent.Conversation
+	after := func(ctx context.Context, tx pgx.Tx, conv *salesagent.Conversation, msg salesagent.Message) error {
+		handedBack = conv
+		return c.deliver(ctx, tx, conv, msg)
+	}
+	notice, err := c.db.HandBackConversation(r.Context(), s.Operator, id, handBackNotice, after)
 	if err != nil {
 		c.writeError(w, r, err)
 		return
 	}
 	c.log.InfoContext(r.Context(), "operator handed conversation back", "shop_id", s.Operator.ShopID, "operator_id", s.Operator.ID, "conversation_id", id)
-	writeJSON(w, http.StatusOK, map[string]any{"status": salesagent.StatusOpen, "message": viewMessage(notice)})
+	resume := c.resumeAfterHandBack(r.Context(), handedBack, notice)
+	writeJSON(w, http.StatusOK, map[string]any{"status": salesagent.StatusOpen, "message": viewMessage(notice), "resume": resume})
 }
 
 func (c *Console) handleResolve(w http.ResponseWriter, r *http.Request, s *postgres.OperatorSession) {

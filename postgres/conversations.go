@@ -250,6 +250,15 @@ func (db *DB) RecentMessages(ctx context.Context, shopID, conversationID int64, 
 		WHERE shop_id = $1 AND conversation_id = $2 AND visibility = 'public' ORDER BY seq DESC LIMIT $3) recent ORDER BY seq`, shopID, conversationID, n)
 }
 
+// LastPublicMessageBefore returns the conversation's last public message
+// with a seq below seq, or a not-found error when there is none.
+func (db *DB) LastPublicMessageBefore(ctx context.Context, shopID, conversationID int64, seq int) (*salesagent.Message, error) {
+	m, err := scanMessage(db.Pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE shop_id = $1 AND conversation_id = $2 AND visibility = 'public' AND seq < $3
+		ORDER BY seq DESC LIMIT 1`, shopID, conversationID, seq))
+	return m, translate(err, fmt.Sprintf("message before %d", seq))
+}
+
 // AllMessages returns every message of the conversation in order, internal
 // notes included, for operators.
 func (db *DB) AllMessages(ctx context.Context, shopID, conversationID int64) ([]salesagent.Message, error) {

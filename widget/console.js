@@ -347,9 +347,10 @@
   function act(path, body) {
     $("action-error").textContent = "";
     var id = state.current;
-    return request("POST", "/conversations/" + id + path, body).then(function () {
+    return request("POST", "/conversations/" + id + path, body).then(function (data) {
       loadConversation(id);
       refreshQueueSoon();
+      return data;
     }).catch(function (err) {
       $("action-error").textContent = err.message;
       throw err;
@@ -358,15 +359,13 @@
 
   $("claim").addEventListener("click", function () { act("/claim").catch(function () {}); });
   $("handback").addEventListener("click", function () {
-    // The agent answers the shopper's next message, not one already sent,
-    // so an unanswered question would be left without a reply.
-    var publicMessages = ((state.detail && state.detail.messages) || []).filter(function (m) { return !m.internal; });
-    var last = publicMessages[publicMessages.length - 1];
-    if (last && last.role === "shopper" &&
-        !confirm("The shopper's last message has no answer yet, and the agent only answers new messages. Hand back anyway?")) {
-      return;
-    }
-    act("/handback").catch(function () {});
+    // The agent answers a shopper message left without a reply; when it
+    // cannot start, the operator is told to answer it.
+    act("/handback").then(function (data) {
+      if (data && data.resume === "failed") {
+        $("action-error").textContent = "The agent could not start a reply to the shopper's last message. Please answer it yourself.";
+      }
+    }).catch(function () {});
   });
   $("resolve").addEventListener("click", function () { act("/resolve").catch(function () {}); });
 

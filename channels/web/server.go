@@ -144,6 +144,9 @@ type Server struct {
 	mu      sync.Mutex
 	sockets map[*socket]struct{}
 	closing bool
+	// resuming holds the messages whose resumed turns run, so that a
+	// repeated Resume starts no second turn.
+	resuming map[resumeKey]struct{}
 
 	// turnsWG and runningTurns both count turn goroutines: the group to
 	// wait on, the counter to read.

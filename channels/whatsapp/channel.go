@@ -255,12 +255,19 @@ func (InboundArgs) InsertOpts() river.InsertOpts {
 type TurnArgs struct {
 	ShopID    int64 `json:"shop_id"`
 	InboundID int64 `json:"inbound_id" river:"unique"`
+	// Resumed marks the second turn of a message that arrived while an
+	// operator held the conversation, queued when it is handed back. It
+	// is part of the unique key, so the completed first job does not
+	// block it. Left out of the JSON when false, it leaves the key of
+	// every other turn job as it was.
+	Resumed bool `json:"resumed,omitempty" river:"unique"`
 }
 
 // Kind returns "whatsapp_turn", the job kind River stores.
 func (TurnArgs) Kind() string { return "whatsapp_turn" }
 
-// InsertOpts puts the job on QueueTurns, once per inbound message.
+// InsertOpts puts the job on QueueTurns, once per inbound message and
+// once more per resume.
 func (TurnArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueTurns, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }

@@ -71,6 +71,12 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 	operators := console.New(console.Config{
 		DB: a.db, Logger: a.logger, PublicURL: a.cfg.PublicURL, TrustedProxies: a.cfg.TrustedProxies, Drafter: service,
 		Deliverers: map[string]console.Deliverer{salesagent.ChannelWhatsApp: wa.OperatorDelivery(jobs)},
+		// After a handback, the agent replies to a shopper message that
+		// arrived while the operator held the conversation.
+		Resumers: map[string]console.Resumer{
+			salesagent.ChannelWeb:      webServer,
+			salesagent.ChannelWhatsApp: wa.Resumer(jobs),
+		},
 	})
 	operators.Register(mux)
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))

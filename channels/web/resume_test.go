@@ -1,0 +1,151 @@
+package web
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/agent"
+	"github.com/salesagent/salesagent/postgres"
+	"github.com/salesagent/salesagent/retrieval"
+)
+
+// setupOffline starts a server whose turns run on the agent service with
+// the offline brain, over the shop's indexed catalog and documents.
+func setupOffline(t *testing.T) *bundle {
+	t.Helper()
+	return setup(t, func(cfg *Config, shop *salesagent.Shop) {
+		ctx := context.Background()
+		if _, err := cfg.DB.UpsertDocuments(ctx, shop.ID, shopDocuments()); err != nil {
+			t.Fatal(err)
+		}
+		embedder := retrieval.NewLocalEmbedder()
+		if _, err := retrieval.NewIndexer(cfg.DB, embedder, nil).IndexShop(ctx, shop.ID); err != nil {
+			t.Fatalf("index shop: %v", err)
+		}
+		cfg.Turns = agent.NewService(cfg.DB, retrieval.NewSearcher(cfg.DB, embedder), testLogger())
+	})
+}
+
+// nextMessage reads frames until a stored message frame and returns it.
+func nextMessage(t *testing.T, c *Client) ServerFrame {
+	t.Helper()
+	for {
+		f := next(t, c)
+		if f.Type == FrameError {
+			t.Fatalf("error frame: %s", f.Raw)
+		}
+		if f.Type == FrameMessage && f.Message != nil {
+			return f
+		}
+	}
+}
+
+func TestResumeAnswersHeldMessageAfterHandBack(t *testing.T) {
+	t.Parallel()
+	b := setupOffline(t)
+	c := b.dial(t, DialOptions{})
+	ctx := testContext(t)
+	convID := c.Welcome.ConversationID
+
+	op, err := b.db.CreateOperator(ctx, b.shop.ID, "dana@example.com", "Dana", postgres.OperatorRoleOperator, "not-a-real-hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.db.ClaimConversation(ctx, op, convID, "Dana joined the conversation", nil); err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	if f := nextMessage(t, c); f.Message.Body != "Dana joined the conversation" {
+		t.Fatalf("got %s, want the join notice", f.Raw)
+	}
+
+	// The shopper writes while Dana holds the conversation: the agent
+	// stays silent.
+	if _, err := c.Send(ctx, "Where do you ship?"); err != nil {
+		t.Fatal(err)
+	}
+	var held ServerFrame
+	for held.Type != FrameHeld {
+		held = next(t, c)
+		if held.Type == FrameMessage && held.Message != nil && held.Message.Role == salesagent.RoleAgent {
+			t.Fatalf("agent replied while an operator held the conversation: %s", held.Raw)
+		}
+	}
+	msgs, err := b.db.MessagesAfter(ctx, b.shop.ID, convID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	question := msgs[len(msgs)-1]
+	if question.Role != salesagent.RoleShopper || question.Body != "Where do you ship?" {
+		t.Fatalf("last stored message %+v, want the shopper's question", question)
+	}
+
+	if _, err := b.db.HandBackConversation(ctx, op, convID, "The assistant is back", nil); err != nil {
+		t.Fatalf("hand back: %v", err)
+	}
+	conv, err := b.db.ConversationByID(ctx, b.shop.ID, convID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.srv.Resume(ctx, b.shop, conv, question); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	// A repeated call, as from a retried request, starts no second turn.
+	if err := b.srv.Resume(ctx, b.shop, conv, question); err != nil {
+		t.Fatalf("second resume: %v", err)
+	}
+
+	if f := nextMessage(t, c); f.Message.Body != "The assistant is back" {
+		t.Fatalf("got %s, want the handback notice", f.Raw)
+	}
+	answer := nextMessage(t, c)
+	if answer.Message.Role != salesagent.RoleAgent || answer.Message.ReplyTo != question.Seq {
+		t.Fatalf("got %s, want the agent's reply to message %d", answer.Raw, question.Seq)
+	}
+	if !strings.Contains(answer.Message.Body, "Canada") {
+		t.Errorf("reply %q does not answer from the shipping FAQ", answer.Message.Body)
+	}
+
+	waitTurnsDone(t, b.srv)
+	if err := b.srv.Resume(ctx, b.shop, conv, question); err != nil {
+		t.Fatalf("resume of an answered message: %v", err)
+	}
+	waitTurnsDone(t, b.srv)
+	var replies int
+	err = b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE conversation_id = $1 AND role = 'agent' AND reply_to = $2`,
+		convID, question.Seq).Scan(&replies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replies != 1 {
+		t.Errorf("%d agent replies to message %d, want 1", replies, question.Seq)
+	}
+	expectNoFrame(t, c, 300*time.Millisecond)
+}
+
+func TestResumeRejectsOtherChannel(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	conv := &salesagent.Conversation{ID: 1, ShopID: b.shop.ID, Channel: salesagent.ChannelWhatsApp}
+	err := b.srv.Resume(testContext(t), b.shop, conv, salesagent.Message{Seq: 1, Role: salesagent.RoleShopper})
+	if err == nil || !strings.Contains(err.Error(), "resumes only web shopper messages") {
+		t.Errorf("resume of a whatsapp message: %v, want an error naming the web channel", err)
+	}
+	if n := b.agent.callCount(); n != 0 {
+		t.Errorf("agent ran %d turns, want none", n)
+	}
+}
+
+// waitTurnsDone waits until the server runs no turn.
+func waitTurnsDone(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.runningTurns.Load() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("turns still running after 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
