@@ -80,6 +80,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(stderr, "rejected: %v\n", rowErr)
 	}
+	for _, notice := range batch.Notices {
+		fmt.Fprintf(stderr, "note: %s\n", notice)
+	}
 	if skipped := batch.SkippedReviews.String(); skipped != "" {
 		fmt.Fprintln(stderr, skipped)
 	}

@@ -83,11 +83,18 @@ func (b *Batch) dedupeProducts() []RowError {
 			p.Handle = slugify(p.Title + " " + p.ExternalID)
 		}
 		if handles[p.Handle] {
+			taken := p.Handle
 			base := p.Handle + "-" + slugify(p.ExternalID)
 			p.Handle = base
 			for n := 2; handles[p.Handle]; n++ {
 				p.Handle = base + "-" + strconv.Itoa(n)
 			}
+			where := at.File
+			if at.Line > 0 {
+				where += fmt.Sprintf(" line %d", at.Line)
+			}
+			b.Notices = append(b.Notices, fmt.Sprintf("%s: handle %q of product %s is taken by an earlier product, so it is stored as %q (fix: give each product its own handle)",
+				where, taken, p.ExternalID, p.Handle))
 		}
 		handles[p.Handle] = true
 

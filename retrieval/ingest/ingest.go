@@ -84,6 +84,10 @@ type Batch struct {
 	Customers []salesagent.Customer
 	Orders    []Order
 
+	// Notices describe changes made to rows that were still loaded, such
+	// as a repeated product handle made unique, one line each.
+	Notices []string
+
 	// SkippedReviews counts the reviews whose SKU no product in the batch
 	// has. They are kept out of the RowErrors because dropping them loses
 	// no product, so they must not stop the ingest command's --prune.

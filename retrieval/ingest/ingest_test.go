@@ -132,6 +132,9 @@ func TestParsePathsDuplicateHandle(t *testing.T) {
 	if batch.Products[0].Handle != "mug" || batch.Products[1].Handle != "mug-2" {
 		t.Errorf("handles = %q, %q; want mug and mug-2 (handle plus product id)", batch.Products[0].Handle, batch.Products[1].Handle)
 	}
+	if len(batch.Notices) != 1 || !strings.Contains(batch.Notices[0], `handle "mug" of product 2 is taken`) || !strings.Contains(batch.Notices[0], `"mug-2"`) {
+		t.Errorf("notices = %q, want one naming the taken handle and the new one", batch.Notices)
+	}
 }
 
 func TestParsePathsOverride(t *testing.T) {
