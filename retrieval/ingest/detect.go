@@ -106,12 +106,17 @@ func detectJSON(path string) (Format, error) {
 	dec := json.NewDecoder(f)
 	tok, err := dec.Token()
 	if err != nil {
-		return "", unknownFormat(path, fmt.Sprintf("invalid JSON: %v", err))
+		return "", invalidJSON(path, err)
 	}
 
 	if tok == json.Delim('[') {
 		var first map[string]json.RawMessage
-		if dec.More() && dec.Decode(&first) == nil {
+		if dec.More() {
+			if err := dec.Decode(&first); err != nil && !isTypeError(err) {
+				return "", invalidJSON(path, err)
+			}
+		}
+		if first != nil {
 			switch {
 			case first["variants"] != nil:
 				return FormatShopifyJSON, nil
@@ -135,12 +140,12 @@ func detectJSON(path string) (Format, error) {
 	for i := 0; i < 64 && dec.More(); i++ {
 		keyTok, err := dec.Token()
 		if err != nil {
-			break
+			return "", invalidJSON(path, err)
 		}
 		key, _ := keyTok.(string)
 		var value json.RawMessage
 		if err := dec.Decode(&value); err != nil {
-			break
+			return "", invalidJSON(path, err)
 		}
 		switch key {
 		case "products", "product", "variants", "body_html":
@@ -162,6 +167,22 @@ func detectJSON(path string) (Format, error) {
 		}
 	}
 	return "", unknownFormat(path, "JSON keys match neither a Shopify export, a WooCommerce product, customer or order, τ-bench data nor a JSON FAQ")
+}
+
+// invalidJSON is the error for a file that is not valid JSON, as one cut
+// short by an interrupted export.
+func invalidJSON(path string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = errors.New("the file ends before its JSON does")
+	}
+	return fmt.Errorf("read %s: invalid JSON: %v (fix: export the file again; it may be cut short or edited by hand)", path, err)
+}
+
+// isTypeError reports whether err is a JSON value of another type than
+// expected, which still leaves the file's syntax valid.
+func isTypeError(err error) bool {
+	var typeErr *json.UnmarshalTypeError
+	return errors.As(err, &typeErr)
 }
 
 // isFAQList reports whether value is an array whose first item is an FAQ

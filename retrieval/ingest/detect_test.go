@@ -74,6 +74,24 @@ func TestDetectInline(t *testing.T) {
 	}
 }
 
+// TestDetectInvalidJSON checks that a file cut short, or otherwise not
+// JSON, is reported as invalid JSON rather than as an unknown layout.
+func TestDetectInvalidJSON(t *testing.T) {
+	t.Parallel()
+	for name, content := range map[string]string{
+		"cut.json":     `{"products": [{"id": 1, "title": "Mug", "variants": [{"sku": "A"`,
+		"key.json":     `{"products": `,
+		"array.json":   `[{"id": 1, "variants": [`,
+		"garbage.json": `{"products" 1}`,
+	} {
+		path := writeTemp(t, name, content)
+		_, err := Detect(path)
+		if err == nil || !strings.Contains(err.Error(), "invalid JSON") || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "supported layout") {
+			t.Errorf("Detect(%s) = %v, want an invalid JSON error naming the file", name, err)
+		}
+	}
+}
+
 func TestDetectUnknown(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -82,7 +100,6 @@ func TestDetectUnknown(t *testing.T) {
 	}{
 		{"notes.txt", "hello"},
 		{"data.json", `{"hello": "world"}`},
-		{"broken.json", `{"products": `},
 		{"people.csv", "name,email\nAnn,a@example.com\n"},
 		{"questions.json", `{"questions": [{"text": "Q?"}]}`},
 		{"pairs.json", `[{"question": "Q?"}]`},
