@@ -152,8 +152,13 @@ func (c *composer) compose(ctx context.Context) error {
 	case turn.HasNeed(NeedHuman):
 		needs = append([]Need{NeedHuman}, needs...)
 	}
-	handled, err := c.catalogQuestion(ctx)
+	handled, err := c.cartContents(ctx)
 	if err != nil {
+		return err
+	}
+	if handled {
+		needs = withoutNeed(withoutNeed(needs, NeedSaveCart), NeedProductSearch)
+	} else if handled, err = c.catalogQuestion(ctx); err != nil {
 		return err
 	}
 	if handled {

@@ -3,6 +3,8 @@ package agent
 import (
 	"strings"
 	"testing"
+
+	"github.com/salesagent/salesagent"
 )
 
 // TestAttributeQuestionsQuoteTheSpec sends questions about attributes in
@@ -44,5 +46,25 @@ func TestCorrectedSearchSaysSo(t *testing.T) {
 	got := b.sayFresh(t, "do you have hiking boots?").reply.Body
 	if !strings.Contains(got, "Here's what I found") || !strings.Contains(got, "Hiking Boot") {
 		t.Errorf("reply to a product the shop sells = %q, want it listed as found", got)
+	}
+}
+
+func TestCartContentsQuestion(t *testing.T) {
+	b := setupDemo(t, false)
+	cart := []salesagent.CartItem{{SKU: "NW-RJ-XS-FOR", Quantity: 2}, {SKU: "NW-RJ-XS-SLA", Quantity: 1}, {SKU: "GONE-1", Quantity: 1}}
+	for _, message := range []string{"what's in my cart?", "show me my basket", "what is my cart total?"} {
+		got := b.fresh(t).say(t, message, PageContext{Cart: cart}).reply.Body
+		for _, want := range []string{"2 × Ridgeline Rain Jacket – XS / Forest ($149.00 each)", "1 × Ridgeline Rain Jacket – XS / Slate", "GONE-1 (no longer in our catalog)"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("reply to %q = %q, want it to list %q", message, got, want)
+			}
+		}
+	}
+	got := b.fresh(t).say(t, "what's in my cart?", PageContext{Cart: cart[:2]}).reply.Body
+	if !strings.Contains(got, "$447.00") {
+		t.Errorf("reply = %q, want the total $447.00", got)
+	}
+	if got := b.fresh(t).say(t, "what's in my cart?", PageContext{}).reply.Body; !strings.Contains(got, "cart is empty") {
+		t.Errorf("reply for an empty cart = %q, want it to say so", got)
 	}
 }
