@@ -55,6 +55,7 @@ func TestDraftAnswersWithoutSideEffects(t *testing.T) {
 func TestDraftForEscalatedRequest(t *testing.T) {
 	for _, message := range []string{
 		"I need to speak to a real person about a bulk order",
+		"Please let me talk to a real person",
 		"please save my cart for later",
 	} {
 		t.Run(message, func(t *testing.T) {
@@ -75,6 +76,9 @@ func TestDraftForEscalatedRequest(t *testing.T) {
 				if strings.Contains(reply.Text, claim) {
 					t.Errorf("draft %q says %q", reply.Text, claim)
 				}
+			}
+			if n := strings.Count(reply.Text, "talking with a person"); strings.Contains(message, "person") && n != 1 {
+				t.Errorf("draft %q greets the shopper as the person %d times, want once", reply.Text, n)
 			}
 			if strings.Contains(message, "person") && !strings.Contains(reply.Text, "talking with a person") {
 				t.Errorf("draft %q does not greet the shopper as the person they asked for", reply.Text)

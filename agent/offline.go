@@ -63,8 +63,11 @@ type composer struct {
 
 	grounded  bool
 	escalated bool
-	searched  bool
-	saidStock bool
+	// personGreeted is set once a draft has greeted the shopper on the
+	// operator's behalf.
+	personGreeted bool
+	searched      bool
+	saidStock     bool
 	// noMatch is set when search_products found nothing. compose then
 	// quotes a passage that matches the message or requests more detail.
 	noMatch bool
@@ -135,7 +138,7 @@ func (c *composer) compose(ctx context.Context) error {
 	}
 
 	if turn.HasNeed(NeedGreeting) {
-		if social == len(needs) && !turn.HasNeed(NeedThanks) {
+		if social == len(needs) && !turn.HasNeed(NeedThanks) && onlyGreeting(turn.Message.Body) {
 			c.say(fmt.Sprintf("Hi! I'm the %s assistant. I can help you find products, check sizes and stock, and answer questions about shipping, returns and your orders.", turn.Shop.Name))
 			c.grounded = true
 			return nil
@@ -190,8 +193,10 @@ func (c *composer) compose(ctx context.Context) error {
 		case NeedHuman:
 			if c.tools.Has("escalate_to_human") {
 				err = c.escalate(ctx)
-			} else {
+			} else if !c.personGreeted {
 				c.say("Thanks for waiting. You're now talking with a person from our team.")
+				c.personGreeted = true
+				c.grounded = true
 			}
 		case NeedOrderStatus:
 			err = c.orderStatus(ctx)
@@ -567,6 +572,18 @@ func (c *composer) describe(p *salesagent.Product, message string) bool {
 	c.cite(salesagent.Citation{Kind: salesagent.KindProduct, ProductID: p.ID, Title: p.Title})
 	c.grounded = true
 	return true
+}
+
+// greetingPattern matches a greeting at the start of a message, with the
+// words that often follow it, as "hi there," or "hello team!".
+var greetingPattern = regexp.MustCompile(`(?i)\A[\s,.!?]*(?:hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening|day))\b(?:\s+(?:there|all|team|folks|guys|everyone))?[\s,.!?]*`)
+
+// onlyGreeting reports whether message is a greeting with nothing after
+// it, so that "hi do you have tents" gets an answer about tents rather
+// than only the introduction.
+func onlyGreeting(message string) bool {
+	rest := greetingPattern.ReplaceAllString(message, "")
+	return len(contentStems(rest)) == 0
 }
 
 // howToPattern finds a question on how to do something, as "how do I wash

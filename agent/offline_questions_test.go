@@ -68,3 +68,16 @@ func TestCartContentsQuestion(t *testing.T) {
 		t.Errorf("reply for an empty cart = %q, want it to say so", got)
 	}
 }
+
+func TestGreetingWithQuestionAnswersIt(t *testing.T) {
+	b := setupDemo(t, false)
+	got := b.sayFresh(t, "hi do you have tents").reply.Body
+	if !strings.Contains(got, "Meridian 2") || strings.Contains(got, "I can help you find products") {
+		t.Errorf("reply to a greeting with a question = %q, want the tent and no introduction", got)
+	}
+	for _, greeting := range []string{"hi", "Hello there!", "good morning team"} {
+		if got := b.sayFresh(t, greeting).reply.Body; !strings.Contains(got, "I can help you find products") {
+			t.Errorf("reply to %q = %q, want the introduction", greeting, got)
+		}
+	}
+}
