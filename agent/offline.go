@@ -283,6 +283,9 @@ var (
 	hashNumberPattern = regexp.MustCompile(`#\s?([A-Za-z0-9-]*\d[A-Za-z0-9-]*)`)
 	orderNumberPhrase = regexp.MustCompile(`(?i)\b(?:order|purchase)\s*(?:number|no\.?|nr\.?)?\s*(?:is|:)?\s*([A-Za-z]{0,3}-?\d[\dA-Za-z-]*)`)
 	standaloneNumber  = regexp.MustCompile(`\b([A-Za-z]{0,3}-?\d{3,}[A-Za-z0-9-]*)\b`)
+	// "order status for 1001", "status of my order: 1001". The number must
+	// have three digits or more, so "order for 2 jackets" names none.
+	orderStatusPhrase = regexp.MustCompile(`(?i)\border\s+status\s+(?:for|of|is|:)?\s*([A-Za-z]{0,3}-?\d{3,}[A-Za-z0-9-]*)\b|\bstatus\s+of\s+(?:my\s+)?order\s*(?:is|:)?\s*([A-Za-z]{0,3}-?\d{3,}[A-Za-z0-9-]*)\b`)
 )
 
 // orderNumberIn finds an order number in text. A bare number counts only
@@ -293,6 +296,9 @@ func orderNumberIn(text string, bare bool) string {
 	}
 	if m := orderNumberPhrase.FindStringSubmatch(text); m != nil {
 		return m[1]
+	}
+	if m := orderStatusPhrase.FindStringSubmatch(text); m != nil {
+		return m[1] + m[2]
 	}
 	if bare {
 		withoutEmails := emailPattern.ReplaceAllString(text, " ")
@@ -306,8 +312,14 @@ func orderNumberIn(text string, bare bool) string {
 // continuesOrderLookup reports whether the agent's last message requested
 // an order number or a checkout email, so that this message likely gives it.
 func (c *composer) continuesOrderLookup() bool {
-	for i := len(c.turn.History) - 1; i >= 0; i-- {
-		m := c.turn.History[i]
+	return asksForOrder(c.turn.History, len(c.turn.History))
+}
+
+// asksForOrder reports whether the last agent message of history before
+// index end requested an order number or a checkout email.
+func asksForOrder(history []salesagent.Message, end int) bool {
+	for i := end - 1; i >= 0; i-- {
+		m := history[i]
 		if m.Role == salesagent.RoleAgent {
 			return strings.Contains(m.Body, askOrderNumber) || strings.Contains(m.Body, salesagent.ErrorMessage(errIdentify))
 		}
@@ -315,14 +327,23 @@ func (c *composer) continuesOrderLookup() bool {
 	return false
 }
 
+// shopperText is one of the shopper's recent messages. answersOrder is set
+// when the agent's message before it requested an order number or email,
+// so that a bare number in it is an order number.
+type shopperText struct {
+	text         string
+	answersOrder bool
+}
+
 // recentShopperText returns the shopper's messages of this turn and the
 // few before it, newest first, to find an order number or email given
 // earlier.
-func (c *composer) recentShopperText() []string {
-	texts := []string{c.turn.Message.Body}
-	for i := len(c.turn.History) - 1; i >= 0 && len(texts) < 4; i-- {
-		if m := c.turn.History[i]; m.Role == salesagent.RoleShopper {
-			texts = append(texts, m.Body)
+func (c *composer) recentShopperText() []shopperText {
+	history := c.turn.History
+	texts := []shopperText{{text: c.turn.Message.Body, answersOrder: c.continuesOrderLookup()}}
+	for i := len(history) - 1; i >= 0 && len(texts) < 4; i-- {
+		if m := history[i]; m.Role == salesagent.RoleShopper {
+			texts = append(texts, shopperText{text: m.Body, answersOrder: asksForOrder(history, i)})
 		}
 	}
 	return texts
@@ -334,12 +355,12 @@ func (c *composer) orderStatus(ctx context.Context) error {
 		return nil
 	}
 	var number, email string
-	for i, text := range c.recentShopperText() {
+	for _, t := range c.recentShopperText() {
 		if number == "" {
-			number = orderNumberIn(text, i == 0 && c.continuesOrderLookup())
+			number = orderNumberIn(t.text, t.answersOrder)
 		}
 		if email == "" {
-			email = emailPattern.FindString(text)
+			email = emailPattern.FindString(t.text)
 		}
 	}
 	if number == "" {

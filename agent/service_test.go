@@ -489,3 +489,22 @@ func (f *failingEmitter) Emit(context.Context, StreamEvent) error {
 	f.calls++
 	return errors.New("write: broken pipe")
 }
+
+// TestOrderStatusOverSeveralMessages gives the order number and the email
+// in separate messages, each answering the agent's question, as shoppers
+// often do.
+func TestOrderStatusOverSeveralMessages(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	if got := b.say(t, "Where is my order?", PageContext{}); !strings.Contains(got.reply.Body, askOrderNumber) {
+		t.Fatalf("reply %q does not ask for the order number", got.reply.Body)
+	}
+	if got := b.say(t, "1001", PageContext{}); !strings.Contains(got.reply.Body, "email address you used at checkout") {
+		t.Fatalf("reply to the bare number = %q, want a request for the checkout email", got.reply.Body)
+	}
+	got := b.say(t, "ann@example.com", PageContext{})
+	if !strings.Contains(got.reply.Body, "Order #1001 is shipped.") {
+		t.Errorf("reply to the email = %q, want the status of order #1001", got.reply.Body)
+	}
+}

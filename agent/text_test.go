@@ -55,6 +55,9 @@ func TestOrderNumberIn(t *testing.T) {
 		{"it's 1001", true, "1001"},
 		{"my email is ann1001@example.com", true, ""},
 		{"how much is shipping", true, ""},
+		{"What's the order status for 727, email john.doe@example.com", false, "727"},
+		{"status of my order: 1001", false, "1001"},
+		{"an order for 2 jackets", false, ""},
 	}
 	for _, tc := range cases {
 		if got := orderNumberIn(tc.text, tc.bare); got != tc.want {
