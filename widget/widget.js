@@ -276,8 +276,8 @@
         // A person from the shop signs each reply with their name.
         b.node.insertBefore(el("span", "author", m.author + " · shop staff"), b.text);
       }
-      log.appendChild(b.node);
     }
+    placeBySeq(b.node, m.seq);
     b.node.classList.remove("streaming");
     b.text.textContent = m.text || "";
     (m.cards || []).forEach(function (c) { b.cards.appendChild(renderCard(c)); });
@@ -305,6 +305,26 @@
     scrollDown();
   }
 
+  // placeBySeq puts a stored message's node in the log in seq order: after
+  // the stored messages with a lower seq, and before any with a higher seq
+  // and before the shopper's messages still waiting to be sent. Messages
+  // replayed after a reconnect and a message acknowledged late then show
+  // in the order the conversation has.
+  function placeBySeq(node, seq) {
+    var children = log.children;
+    for (var i = 0; i < children.length; i++) {
+      var c = children[i];
+      if (c === node || !c.classList.contains("msg")) { continue; }
+      var s = Number(c.dataset.seq || 0);
+      var waiting = !s && (c.classList.contains("pending") || c.classList.contains("failed"));
+      if (s > seq || waiting) {
+        log.insertBefore(node, c);
+        return;
+      }
+    }
+    log.appendChild(node);
+  }
+
   function markSent(clientID, seq) {
     var node = byClient[clientID];
     if (!node) { return; }
@@ -314,6 +334,7 @@
     if (seq) {
       node.dataset.seq = seq;
       bySeq[seq] = node;
+      placeBySeq(node, seq);
     }
   }
 

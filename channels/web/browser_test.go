@@ -3,18 +3,23 @@ package web
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/internal/browsertest"
 	"github.com/salesagent/salesagent/internal/openaitest"
+	"github.com/salesagent/salesagent/postgres/pgtest"
 )
 
 // Short names for the shared browser helpers.
@@ -457,5 +462,86 @@ func TestBrowserWidgetShowsDiscountCard(t *testing.T) {
 	}
 	if n := eval[int](t, ctx, card+`.querySelectorAll(".fields dt").length`); n != 0 {
 		t.Errorf("the card lists %d fields, want the code and percentage shown once, not again as fields", n)
+	}
+}
+
+// TestBrowserWidgetKeepsOrderAfterReconnect loses the server while the
+// shopper types, stores a notice meanwhile, as another server process
+// would, and brings a new server up: the replayed notice must show above
+// the message that waited to be sent, as the conversation stores them.
+func TestBrowserWidgetKeepsOrderAfterReconnect(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	shop := newShop(t, db)
+	fake := newFakeAgent(db)
+	start := func() (*Server, http.Handler) {
+		srv := New(Config{DB: db, Turns: fake, Logger: testLogger(), Metrics: prometheus.NewRegistry()})
+		mux := http.NewServeMux()
+		srv.Register(mux)
+		return srv, mux
+	}
+	var current atomic.Pointer[http.Handler]
+	serve := func(h http.Handler) { current.Store(&h) }
+	first, firstMux := start()
+	serve(firstMux)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*current.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	b := &bundle{db: db, shop: shop, agent: fake, srv: first, ts: ts}
+	ctx := newBrowser(t)
+
+	if err := chromedp.Do(ctx, openWidget(b), typeAndSend("Where do you ship from?"),
+		poll(widgetRoot+`.querySelectorAll(".msg.agent:not(.streaming)").length === 1`)); err != nil {
+		t.Fatalf("first exchange: %v", err)
+	}
+
+	// The server goes away; the widget retries and meets 503s.
+	serve(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "restarting", http.StatusServiceUnavailable)
+	}))
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := first.Close(closeCtx); err != nil {
+		t.Fatalf("close the first server: %v", err)
+	}
+	if err := chromedp.Do(ctx, poll(widgetRoot+`.querySelector(".status").textContent !== ""`),
+		typeAndSend("It is 12 Elm Street"),
+		poll(widgetRoot+`.querySelectorAll(".msg.shopper.pending").length === 1`)); err != nil {
+		t.Fatalf("type while disconnected: %v", err)
+	}
+	var convID int64
+	if err := db.Pool.QueryRow(context.Background(), `SELECT id FROM conversations WHERE shop_id = $1`, shop.ID).Scan(&convID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.AppendMessage(context.Background(), shop.ID, salesagent.Message{
+		ConversationID: convID, Role: salesagent.RoleSystem, Body: "Dana joined the conversation",
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	second, secondMux := start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = second.Close(ctx)
+	})
+	serve(secondMux)
+	if err := chromedp.Do(ctx, poll(widgetRoot+`.querySelectorAll(".msg.shopper.pending").length === 0 && `+
+		widgetRoot+`.querySelectorAll(".msg.agent:not(.streaming)").length === 2`)); err != nil {
+		t.Fatalf("reconnect and send: %v", err)
+	}
+	texts := eval[[]string](t, ctx, `Array.from(`+widgetRoot+`.querySelectorAll(".log .msg .text"), n => n.textContent)`)
+	notice, answer := -1, -1
+	for i, text := range texts {
+		switch {
+		case strings.Contains(text, "Dana joined"):
+			notice = i
+		case text == "It is 12 Elm Street":
+			answer = i
+		}
+	}
+	if notice < 0 || answer < 0 || notice > answer {
+		t.Errorf("widget shows %q, want the notice above the message sent after it", texts)
 	}
 }
