@@ -650,6 +650,7 @@
     if (f.fatal) {
       stopped = true;
       setStatus(f.message);
+      state.outbox.forEach(function (o) { markFailed(o.client_id, "Not sent"); });
       notice(f.message, "error");
       return;
     }

@@ -206,6 +206,14 @@ func (sock *socket) message(ctx context.Context, f clientFrame) {
 		sock.dmu.Lock()
 		delete(sock.pending, f.ClientID)
 		sock.dmu.Unlock()
+		if salesagent.ErrorCode(err) == salesagent.ENOTFOUND {
+			// The conversation was deleted with its shop while the
+			// socket was open, so no retry can succeed.
+			sock.srv.log.InfoContext(ctx, "message for a deleted conversation", "shop_id", sock.shop.ID, "conversation_id", sock.convID)
+			sock.fail(salesagent.Errorf(salesagent.ENOTFOUND,
+				"This chat is no longer available. Reload the page to start a new one."), websocket.CloseNormalClosure)
+			return
+		}
 		sock.sendError(fmt.Errorf("store shopper message: %w", err), f.ClientID, 0)
 		return
 	}

@@ -887,3 +887,24 @@ func TestCloseWarnsOnlyWhenTurnsAreCancelled(t *testing.T) {
 		t.Errorf("close with a held turn logged:\n%s\nwant a warning about 1 cancelled turn", busyLogs.String())
 	}
 }
+
+// TestMessageToDeletedShopEndsTheChat deletes the shop while its widget is
+// connected: the next message gets a fatal error that says to reload,
+// without internal ids, rather than one the shopper could retry forever.
+func TestMessageToDeletedShopEndsTheChat(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.dial(t, DialOptions{})
+	ctx := testContext(t)
+
+	if err := b.db.DeleteShop(ctx, b.shop.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, "Are you there?"); err != nil {
+		t.Fatal(err)
+	}
+	f := next(t, c)
+	if f.Type != FrameError || !f.Fatal || !strings.Contains(f.ErrorMessage, "no longer available") || strings.Contains(f.ErrorMessage, "conversation") {
+		t.Errorf("message to a deleted shop answered %s, want a fatal error saying the chat is no longer available", f.Raw)
+	}
+}
