@@ -39,7 +39,9 @@ func (OfflineBrain) Respond(ctx context.Context, turn *Turn, tools *Toolbox, out
 // askOrderNumber in the history to treat the next message as the number.
 const (
 	askOrderNumber = "Which order is it? Please give me the order number from your confirmation email."
-	offerPerson    = "I can also connect you with a person from our team."
+	// offerOrderLookup follows an answer on how tracking works.
+	offerOrderLookup = "If you tell me your order number, I can look it up for you."
+	offerPerson      = "I can also connect you with a person from our team."
 )
 
 // composer builds one reply from the parts each need contributes.
@@ -321,7 +323,8 @@ func asksForOrder(history []salesagent.Message, end int) bool {
 	for i := end - 1; i >= 0; i-- {
 		m := history[i]
 		if m.Role == salesagent.RoleAgent {
-			return strings.Contains(m.Body, askOrderNumber) || strings.Contains(m.Body, salesagent.ErrorMessage(errIdentify))
+			return strings.Contains(m.Body, askOrderNumber) || strings.Contains(m.Body, offerOrderLookup) ||
+				strings.Contains(m.Body, salesagent.ErrorMessage(errIdentify))
 		}
 	}
 	return false
@@ -364,6 +367,15 @@ func (c *composer) orderStatus(ctx context.Context) error {
 		}
 	}
 	if number == "" {
+		// "How do I track my order?" asks how tracking works, which the
+		// shop's FAQ may answer, before it asks for one order.
+		if howToPattern.MatchString(c.turn.Message.Body) {
+			if best, ok := bestPassage(c.turn.Hits, c.turn.Message.Body, "", policyKinds...); ok && headedWith(best, c.turn.Message.Body) {
+				c.quote(best)
+				c.say(offerOrderLookup)
+				return nil
+			}
+		}
 		c.say(askOrderNumber)
 		return nil
 	}

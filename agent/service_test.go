@@ -508,3 +508,12 @@ func TestOrderStatusOverSeveralMessages(t *testing.T) {
 		t.Errorf("reply to the email = %q, want the status of order #1001", got.reply.Body)
 	}
 }
+
+func TestHowToTrackQuotesFAQThenLooksUp(t *testing.T) {
+	t.Parallel()
+	b := setupDemo(t, false)
+	got := b.sayFresh(t, "How do I track my order?").reply.Body
+	if !strings.Contains(got, "tracking link") || !strings.Contains(got, offerOrderLookup) {
+		t.Errorf("reply = %q, want the FAQ on tracking and the offer to look the order up", got)
+	}
+}
