@@ -259,7 +259,7 @@
     var admin = state.me && state.me.role === "admin";
     var statusText = {
       escalated: "Waiting for a person", operator: conv.owner ? "Held by " + conv.owner.name : "Held",
-      open: "The agent is answering", resolved: "Resolved"
+      open: "The agent handles this chat", resolved: "Resolved"
     }[conv.status] || conv.status;
     $("conversation-status").textContent = statusText;
     $("conversation-status").className = "status " + conv.status;
@@ -268,6 +268,16 @@
     $("resolve").hidden = conv.status === "resolved" || (conv.status === "operator" && !mine && !admin);
     $("send-reply").disabled = !mine;
     $("send-reply").title = mine ? "" : "Take the conversation over to reply";
+    // Say why replying is off: the buttons alone only show it greyed out.
+    var hint = "";
+    if (!mine && conv.status === "operator" && conv.owner) {
+      hint = admin ? conv.owner.name + " holds this chat. Take it over to reply to the shopper." :
+        conv.owner.name + " holds this chat, so only " + conv.owner.name + " or an admin can reply to the shopper. Internal notes still work.";
+    } else if (!mine && conv.status !== "resolved") {
+      hint = "Take the conversation over to reply to the shopper.";
+    }
+    $("reply-hint").textContent = hint;
+    $("reply-hint").hidden = hint === "";
 
     var list = $("messages");
     var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
@@ -386,6 +396,8 @@
     request("POST", "/conversations/" + state.current + "/draft").then(function (draft) {
       box.value = draft.text;
       $("draft-hint").hidden = false;
+      // The hint takes room from the message list; keep its end in view.
+      $("messages").scrollTop = $("messages").scrollHeight;
       box.focus();
     }).catch(function (err) {
       $("action-error").textContent = err.message;

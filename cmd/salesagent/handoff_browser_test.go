@@ -180,8 +180,11 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 		browsertest.Poll(`document.title === "(1) salesagent console"`),
 		chromedp.Click(chromedp.CSS(`#queue-list li a`)),
 		browsertest.Poll(consoleHas("shopper", "talk to a person")),
+		// Before taking it over, the console says why replying is off.
+		browsertest.Poll(`!document.getElementById("reply-hint").hidden && document.getElementById("reply-hint").textContent.includes("Take the conversation over")`),
 		chromedp.Click(chromedp.CSS("#claim")),
 		browsertest.Poll(`document.getElementById("conversation-status").textContent === "Held by Ana"`),
+		browsertest.Poll(`document.getElementById("reply-hint").hidden`),
 	)
 	if err != nil {
 		t.Fatalf("operator claims on process B: %v", err)
@@ -240,7 +243,7 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 	// agent replies to the next question.
 	if err := chromedp.Do(operator,
 		chromedp.Click(chromedp.CSS("#handback")),
-		browsertest.Poll(`document.getElementById("conversation-status").textContent === "The agent is answering"`),
+		browsertest.Poll(`document.getElementById("conversation-status").textContent === "The agent handles this chat"`),
 	); err != nil {
 		t.Fatalf("operator hands back: %v", err)
 	}
