@@ -227,7 +227,11 @@ func (c *composer) compose(ctx context.Context) error {
 	}
 
 	if turn.HasNeed(NeedThanks) {
-		c.say("You're welcome! Is there anything else I can help with?")
+		// "Thanks! One more: ..." gets its answer without a closing line
+		// after it.
+		if !c.grounded || social == len(needs) {
+			c.say("You're welcome! Is there anything else I can help with?")
+		}
 		c.grounded = c.grounded || social == len(needs)
 		return nil
 	}

@@ -81,3 +81,14 @@ func TestGreetingWithQuestionAnswersIt(t *testing.T) {
 		}
 	}
 }
+
+func TestThanksWithQuestionHasNoClosingLine(t *testing.T) {
+	b := setupDemo(t, false)
+	got := b.sayFresh(t, "Thanks! One more: does the Ridgeline Rain Jacket run small?").reply.Body
+	if !strings.Contains(got, "true to size") || strings.Contains(got, "You're welcome") {
+		t.Errorf("reply = %q, want the fit answer without a closing line", got)
+	}
+	if got := b.sayFresh(t, "thanks!").reply.Body; !strings.Contains(got, "You're welcome") {
+		t.Errorf("reply to thanks = %q, want the closing line", got)
+	}
+}
