@@ -465,10 +465,10 @@ func TestBrowserWidgetShowsDiscountCard(t *testing.T) {
 	}
 }
 
-// TestBrowserWidgetKeepsOrderAfterReconnect loses the server while the
-// shopper types, stores a notice meanwhile, as another server process
-// would, and brings a new server up: the replayed notice must show above
-// the message that waited to be sent, as the conversation stores them.
+// TestBrowserWidgetKeepsOrderAfterReconnect takes the server away while
+// the shopper types, and stores a notice meanwhile, as another server
+// process would. Then a new server comes up. The replayed notice must show
+// above the message that waited to be sent, as the conversation has them.
 func TestBrowserWidgetKeepsOrderAfterReconnect(t *testing.T) {
 	t.Parallel()
 	db := pgtest.DB(t)
