@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -98,6 +99,40 @@ func (db *DB) CountShopContents(ctx context.Context, id int64) (ShopContents, er
 		return c, fmt.Errorf("count the contents of shop %d: %w", id, err)
 	}
 	return c, nil
+}
+
+// ShopSummary is one line of the list of shops.
+type ShopSummary struct {
+	Slug, Name string
+	CreatedAt  time.Time
+	ShopContents
+	// Waiting counts the conversations that wait for a person.
+	Waiting int
+}
+
+// ShopSummaries lists every shop, ordered by slug, with what it holds.
+func (db *DB) ShopSummaries(ctx context.Context) ([]ShopSummary, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT s.slug, s.name, s.created_at,
+		       (SELECT count(*) FROM products WHERE shop_id = s.id),
+		       (SELECT count(*) FROM documents WHERE shop_id = s.id),
+		       (SELECT count(*) FROM conversations WHERE shop_id = s.id),
+		       (SELECT count(*) FROM customers WHERE shop_id = s.id),
+		       (SELECT count(*) FROM conversations WHERE shop_id = s.id AND status = 'escalated')
+		FROM shops s ORDER BY s.slug`)
+	if err != nil {
+		return nil, fmt.Errorf("list shops: %w", err)
+	}
+	defer rows.Close()
+	var out []ShopSummary
+	for rows.Next() {
+		var s ShopSummary
+		if err := rows.Scan(&s.Slug, &s.Name, &s.CreatedAt, &s.Products, &s.Documents, &s.Conversations, &s.Customers, &s.Waiting); err != nil {
+			return nil, fmt.Errorf("list shops: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // ShopBySlug returns the shop with the given slug.

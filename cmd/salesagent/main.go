@@ -29,7 +29,7 @@ Usage:
   salesagent serve    [flags]                   start the server
   salesagent migrate  [flags]                   apply database migrations
   salesagent ingest   --shop SLUG PATH...       load store files into a shop
-  salesagent shop     --shop SLUG [flags]       show or change a shop's settings
+  salesagent shop     --shop SLUG [flags]       show or change a shop's settings (--list: every shop)
   salesagent chat     [flags]                   talk to a running server
   salesagent eval     [flags]                   run the conversation scenarios and print pass rates
   salesagent eval retrieval FILE...             score search on judged product-search files

@@ -396,3 +396,25 @@ func TestShopCommandDeletesOnlyWhenConfirmed(t *testing.T) {
 		t.Errorf("after the confirmed --delete, looking the shop up gave %v, want not found", err)
 	}
 }
+
+func TestShopCommandListsShops(t *testing.T) {
+	ingestPaths(t, "shop-list", demoShopDir(t))
+	url := pgtest.URL(t)
+
+	stdout, stderr, err := runCommand(t, "shop", "--database-url", url, "--list")
+	if err != nil {
+		t.Fatalf("shop --list: %v\n%s", err, stderr)
+	}
+	var row string
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, "shop-list ") {
+			row = line
+		}
+	}
+	if !strings.HasPrefix(stdout, "SLUG") || len(strings.Fields(row)) != 8 || strings.Fields(row)[2] != "30" {
+		t.Errorf("shop --list printed:\n%s\nwant a header and a row for shop-list with its 30 products", stdout)
+	}
+	if _, _, err := runCommand(t, "shop", "--database-url", url, "--list", "--shop", "shop-list"); err == nil || !strings.Contains(err.Error(), "--shop") {
+		t.Errorf("--list with --shop: err = %v, want one naming --shop", err)
+	}
+}

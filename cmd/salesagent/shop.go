@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"golang.org/x/text/currency"
 
@@ -37,7 +38,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var hookURL, hookSecretEnv string
 	var hookOff bool
 	var synonymsPath, confirm string
-	var remove bool
+	var remove, list bool
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addCommonFlags(fs, &cfg)
@@ -66,6 +67,7 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&hookOff, "handoff-webhook-disable", false, "stop sending handoff notifications")
 	fs.StringVar(&synonymsPath, "synonyms", "", "replace the shop's search synonyms with this file in the Solr synonyms format (\"tee, t-shirt\" or \"lockset => door knob\" a line); an empty file clears them")
 	fs.BoolVar(&llmOff, "llm-disabled", false, "answer this shop's shoppers with the offline agent even when an LLM is configured")
+	fs.BoolVar(&list, "list", false, "list every shop with its products, documents, conversations and the conversations waiting for a person")
 	fs.BoolVar(&remove, "delete", false, "delete the shop with its catalog, documents, conversations and customers; asks for --confirm SLUG")
 	fs.StringVar(&confirm, "confirm", "", "with --delete: the shop's slug again, to confirm")
 	fs.Usage = func() {
@@ -75,8 +77,24 @@ func runShop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if list {
+		var extra string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "list", "database-url", "log-level", "log-format":
+			default:
+				if extra == "" {
+					extra = f.Name
+				}
+			}
+		})
+		if extra != "" {
+			return usageError{fmt.Sprintf("--list shows every shop and cannot be combined with --%s: run them as separate commands", extra)}
+		}
+		return listShops(ctx, cfg, stdout, stderr)
+	}
 	if slug == "" {
-		return usageError{"missing --shop SLUG: name the shop to show or change, for example --shop demo"}
+		return usageError{"missing --shop SLUG: name the shop to show or change, for example --shop demo, or list the shops with --list"}
 	}
 	if !salesagent.ValidSlug(slug) {
 		return usageError{fmt.Sprintf("invalid --shop %q: use 1 to 63 lowercase letters, digits and hyphens, as in --shop my-store", slug)}
@@ -373,6 +391,34 @@ func contains(list []string, s string) bool {
 }
 
 // printShop prints the shop's public settings; secrets are never printed.
+// listShops prints every shop as a table.
+func listShops(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	db, err := openMigrated(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	shops, err := db.ShopSummaries(ctx)
+	if err != nil {
+		return err
+	}
+	if len(shops) == 0 {
+		fmt.Fprintln(stdout, "no shops yet: load one with salesagent ingest --shop SLUG PATH")
+		return nil
+	}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "SLUG\tNAME\tPRODUCTS\tDOCUMENTS\tCUSTOMERS\tCONVERSATIONS\tWAITING\tCREATED")
+	for _, s := range shops {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Slug, s.Name, s.Products, s.Documents, s.Customers,
+			s.Conversations, s.Waiting, s.CreatedAt.UTC().Format("2006-01-02"))
+	}
+	return w.Flush()
+}
+
 // checkDeleteFlags rejects --confirm without --delete, and --delete with
 // a flag that changes a setting.
 func checkDeleteFlags(fs *flag.FlagSet, remove bool, confirm string) error {
