@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -54,8 +55,26 @@ func (c *composer) adjustNeeds(needs []Need) []Need {
 	if len(c.ambiguous) > 0 && !variantNeed {
 		needs = append(needs, NeedStock)
 	}
+	// "Do you have the Cabin hoodie in size M?" asks whether M is
+	// available, not which size fits, so it gets stock rather than the
+	// size guide.
+	if c.product != nil && slices.Contains(needs, NeedSizing) && availabilityPattern.MatchString(c.turn.Message.Body) &&
+		!sizingAdvicePattern.MatchString(c.turn.Message.Body) {
+		needs = withoutNeed(needs, NeedSizing)
+		if !slices.Contains(needs, NeedStock) {
+			needs = append(needs, NeedStock)
+		}
+	}
 	return needs
 }
+
+var (
+	// availabilityPattern finds a question whether something is there to
+	// buy.
+	availabilityPattern = regexp.MustCompile(`(?i)\bdo you (have|sell|stock|carry)\b|\b(in stock|available|availability)\b|\b(is|are) there\b|\bany left\b`)
+	// sizingAdvicePattern finds a request for help choosing a size.
+	sizingAdvicePattern = regexp.MustCompile(`(?i)\b(which|what) size\b|\bfit(s|ting)?\b|\bruns? (small|large|big|true)\b|\bbetween sizes\b|\bsize (guide|chart)\b|\bshould i (get|order|take|buy)\b|\bmeasure|\b(chest|waist|hips?|height|inseam)\b|\b(cm|inch|inches)\b|\bi (usually |normally )?wear\b`)
+)
 
 // pointsByName reports whether message points at p with a word such as
 // "this" followed by a word of p's title or type, as "this fleece jacket".

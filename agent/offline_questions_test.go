@@ -92,3 +92,20 @@ func TestThanksWithQuestionHasNoClosingLine(t *testing.T) {
 		t.Errorf("reply to thanks = %q, want the closing line", got)
 	}
 }
+
+func TestSizeAvailabilityGetsStockNotSizeGuide(t *testing.T) {
+	b := setupDemo(t, false)
+	r := b.sayFresh(t, "do you have the cabin hoodie in size M?")
+	if got := r.reply.Body; !strings.HasPrefix(got, "Yes, the Cabin Heavyweight Hoodie in size M is in stock") {
+		t.Errorf("reply = %q, want it to start with the stock of size M", got)
+	}
+	for _, name := range toolsCalled(r) {
+		if name == "send_size_guide" {
+			t.Error("sent the size guide for a question about stock")
+		}
+	}
+	r = b.sayFresh(t, "which size of the cabin hoodie should I get? I have a 100 cm chest")
+	if got := r.reply.Body; !strings.Contains(got, "size guide") {
+		t.Errorf("reply to a fit question = %q, want the size guide", got)
+	}
+}
