@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -225,16 +226,41 @@ func (m Money) Format(currency string) string {
 	return m.String() + " " + currency
 }
 
-// ParseMoney parses a decimal amount such as "34", "34.5" or "1,299.99".
-// More than two decimals are accepted only when the extra digits are zero,
-// as in Magento's "34.000000".
+// moneyPattern is the grammar ParseMoney takes: an optional minus sign and
+// dollar sign, then digits with an optional point and decimals, digits
+// grouped in threes by commas, or digits with a decimal comma and one or
+// two decimals, as in "12,50".
+var moneyPattern = regexp.MustCompile(`^(-)?\$?(?:(\d*)(?:\.(\d+))?|(\d{1,3}(?:,\d{3})+)(?:\.(\d+))?|(\d+),(\d{1,2}))$`)
+
+// maxMoneyUnits bounds the whole units ParseMoney takes, far above any
+// price, so that the result never overflows.
+const maxMoneyUnits = 1_000_000_000_000_000
+
+// ParseMoney parses a decimal amount such as "34", "34.5", "1,299.99" or
+// the decimal comma of "12,50". More than two decimals are accepted only
+// when the extra digits are zero, as in Magento's "34.000000". Anything
+// else, as "5.-3" or "1,2,3", is an error rather than a guess.
 func ParseMoney(s string) (Money, error) {
-	clean := strings.TrimSpace(strings.ReplaceAll(s, ",", ""))
-	clean = strings.TrimPrefix(clean, "$")
+	clean := strings.TrimSpace(s)
 	if clean == "" {
 		return 0, fmt.Errorf("invalid price %q: empty", s)
 	}
-	whole, frac, _ := strings.Cut(clean, ".")
+	m := moneyPattern.FindStringSubmatch(clean)
+	if m == nil || clean == "-" || clean == "$" || clean == "-$" || clean == "." {
+		return 0, fmt.Errorf("invalid price %q: write digits with an optional decimal point, as 1299.99 or 1,299.99", s)
+	}
+	var whole, frac string
+	switch {
+	case m[6] != "":
+		whole, frac = m[6], m[7]
+	case m[4] != "":
+		whole, frac = strings.ReplaceAll(m[4], ",", ""), m[5]
+	default:
+		whole, frac = m[2], m[3]
+	}
+	if whole == "" && frac == "" {
+		return 0, fmt.Errorf("invalid price %q: write digits with an optional decimal point, as 1299.99 or 1,299.99", s)
+	}
 	if len(frac) > 2 {
 		if strings.Trim(frac[2:], "0") != "" {
 			return 0, fmt.Errorf("invalid price %q: more than two decimals", s)
@@ -244,21 +270,16 @@ func ParseMoney(s string) (Money, error) {
 	for len(frac) < 2 {
 		frac += "0"
 	}
-	negative := strings.HasPrefix(whole, "-")
-	whole = strings.TrimPrefix(whole, "-")
 	if whole == "" {
 		whole = "0"
 	}
 	units, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("invalid price %q: %w", s, err)
+	if err != nil || units >= maxMoneyUnits {
+		return 0, fmt.Errorf("invalid price %q: too large", s)
 	}
-	cents, err := strconv.ParseInt(frac, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("invalid price %q: %w", s, err)
-	}
+	cents, _ := strconv.ParseInt(frac, 10, 64)
 	total := units*100 + cents
-	if negative {
+	if m[1] == "-" {
 		total = -total
 	}
 	return Money(total), nil
