@@ -109,3 +109,21 @@ func TestSizeAvailabilityGetsStockNotSizeGuide(t *testing.T) {
 		t.Errorf("reply to a fit question = %q, want the size guide", got)
 	}
 }
+
+// TestShortFAQAnswersAreQuotedWithTheirQuestion loads FAQ entries whose
+// answers do not repeat the question's words, as most short FAQs do.
+func TestShortFAQAnswersAreQuotedWithTheirQuestion(t *testing.T) {
+	docs := []salesagent.Document{
+		{Kind: salesagent.KindFAQ, Source: "faq.json", Key: "faq/canada", Title: "Do you ship to Canada?", Body: "Yes, in 5 days."},
+		{Kind: salesagent.KindFAQ, Source: "faq.json", Key: "faq/trail", Title: "Is the Trail Jacket waterproof?", Body: "Yes, fully."},
+	}
+	b := setupCatalog(t, nil, docs)
+	for message, want := range map[string]string{
+		"Do you ship to Canada?":          `answers "Do you ship to Canada?" with: "Yes, in 5 days."`,
+		"Is the Trail Jacket waterproof?": `answers "Is the Trail Jacket waterproof?" with: "Yes, fully."`,
+	} {
+		if got := b.sayFresh(t, message).reply.Body; !strings.Contains(got, want) {
+			t.Errorf("reply to %q = %q, want it to contain %q", message, got, want)
+		}
+	}
+}

@@ -20,7 +20,9 @@ func (c *composer) answerUnservedPlace() bool {
 	for _, p := range foreignPlaces(message) {
 		served := false
 		for _, hit := range c.turn.Hits {
-			if containsString(policyKinds, hit.Kind) && p.namedIn(hit.Content) {
+			// An FAQ question may name the place that its short answer
+			// leaves out, as "Do you ship to Canada?" with "Yes, in 5 days."
+			if containsString(policyKinds, hit.Kind) && (p.namedIn(hit.Content) || p.namedIn(hit.Heading)) {
 				served = true
 				break
 			}

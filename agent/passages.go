@@ -192,6 +192,18 @@ type passage struct {
 // `Our FAQ on shipping says: "..."`. The units are quoted word for word. A
 // table row gets a full stop, and a unit that ends in a colon before no
 // table row ends in a full stop instead.
+// wholeShortAnswer reports whether text is the whole answer of an FAQ
+// entry headed with a question, as "Yes, fully." under "Is the jacket
+// waterproof?": too short to quote alone, but clear with its question.
+func wholeShortAnswer(text string, hit retrieval.Hit) bool {
+	return hit.Kind == salesagent.KindFAQ && strings.HasSuffix(strings.TrimSpace(hit.Heading), "?") &&
+		strings.EqualFold(text, strings.TrimSpace(cleanMarkdown(hit.Content)))
+}
+
+// maxBareAnswerWords is the length below which a quoted FAQ answer is given
+// with its question, since "Yes, in 5 days." alone does not say to what.
+const maxBareAnswerWords = 6
+
 func (p passage) quote() string {
 	texts := make([]string, len(p.units))
 	for i, u := range p.units {
@@ -204,7 +216,12 @@ func (p passage) quote() string {
 			texts[i] = strings.TrimSuffix(u.text, ":") + "."
 		}
 	}
-	return p.source() + ` says: "` + strings.Join(texts, " ") + `"`
+	joined := strings.Join(texts, " ")
+	heading := strings.TrimSpace(cleanMarkdown(p.hit.Heading))
+	if p.hit.Kind == salesagent.KindFAQ && strings.HasSuffix(heading, "?") && len(strings.Fields(joined)) < maxBareAnswerWords {
+		return p.source() + ` answers "` + heading + `" with: "` + joined + `"`
+	}
+	return p.source() + ` says: "` + joined + `"`
 }
 
 // source names where the passage comes from as a shopper would, as "Our
@@ -466,7 +483,10 @@ func chooseUnits(candidates []scoredUnit, q query) ([]scoredUnit, float64) {
 // the passage's title line, and at least three words long.
 func quotable(text string, hit retrieval.Hit) bool {
 	trimmed := strings.TrimSpace(text)
-	if strings.HasSuffix(trimmed, "?") || len(strings.Fields(trimmed)) < 3 {
+	if strings.HasSuffix(trimmed, "?") {
+		return false
+	}
+	if len(strings.Fields(trimmed)) < 3 && !wholeShortAnswer(trimmed, hit) {
 		return false
 	}
 	return !strings.EqualFold(trimmed, cleanMarkdown(hit.Heading)) && !strings.EqualFold(trimmed, cleanMarkdown(hit.Source.DocumentTitle))
