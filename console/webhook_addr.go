@@ -6,6 +6,10 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -16,14 +20,31 @@ import (
 // providers serve instance metadata and credentials on 169.254.169.254 and
 // fd00:ec2::254, and no webhook receiver lives there.
 
+// Other cloud metadata addresses outside the link-local ranges.
+var metadataAddrs = []netip.Addr{
+	netip.MustParseAddr("fd00:ec2::254"),   // AWS over IPv6
+	netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud
+	netip.MustParseAddr("192.0.0.192"),     // Oracle Cloud
+}
+
+// metadataHosts are host names of cloud metadata services.
+var metadataHosts = []string{"metadata", "metadata.google.internal", "metadata.goog", "metadata.azure.internal"}
+
 // blockedReason returns why a webhook may not connect to addr, or "" when
-// it may.
+// it may. An IPv4 address carried inside an IPv6 one, as in the mapped
+// ::ffff:a.b.c.d, the compatible ::a.b.c.d, NAT64's 64:ff9b::/96 and
+// 6to4's 2002::/16, is checked as itself.
 func blockedReason(addr netip.Addr) string {
 	addr = addr.Unmap()
+	if embedded, ok := embeddedIPv4(addr); ok {
+		if why := blockedReason(embedded); why != "" {
+			return why
+		}
+	}
 	switch {
 	case addr.IsLinkLocalUnicast(), addr.IsLinkLocalMulticast():
 		return "a link-local address, where cloud machines serve their metadata and credentials"
-	case addr == netip.MustParseAddr("fd00:ec2::254"):
+	case slices.Contains(metadataAddrs, addr):
 		return "a cloud metadata address"
 	case addr.IsUnspecified():
 		return "the unspecified address"
@@ -33,18 +54,63 @@ func blockedReason(addr netip.Addr) string {
 	return ""
 }
 
+var (
+	nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour   = netip.MustParsePrefix("2002::/16")
+)
+
+// embeddedIPv4 returns the IPv4 address inside an IPv6 address of a form
+// that carries one.
+func embeddedIPv4(addr netip.Addr) (netip.Addr, bool) {
+	if !addr.Is6() {
+		return netip.Addr{}, false
+	}
+	b := addr.As16()
+	switch {
+	case nat64Prefix.Contains(addr), b == [16]byte{12: b[12], 13: b[13], 14: b[14], 15: b[15]} && !addr.IsLoopback() && !addr.IsUnspecified():
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	case sixToFour.Contains(addr):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	}
+	return netip.Addr{}, false
+}
+
+// numericHost matches a host made of numbers only, as the IPv4 forms that
+// C libraries accept: "2852039166", "0xa9fea9fe", "0251.0376.0251.0376"
+// or "169.254.43518".
+var numericHost = regexp.MustCompile(`(?i)^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$`)
+
 // CheckWebhookURL rejects a handoff webhook URL that is not absolute http
-// or https, or whose host is an IP address a webhook may not reach. A host
-// name is checked again each time a notification connects.
+// or https, whose port is out of range, or whose host is an address a
+// webhook may not reach, written in any form, or a metadata service's
+// name. A host name is checked again each time a notification connects.
 func CheckWebhookURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("invalid handoff webhook URL %q: use an absolute http or https URL, such as https://hooks.example.com/salesagent", raw)
 	}
-	if addr, err := netip.ParseAddr(u.Hostname()); err == nil {
-		if why := blockedReason(addr); why != "" {
-			return nil, fmt.Errorf("invalid handoff webhook URL %q: %s is %s; use the receiver's own address", raw, u.Hostname(), why)
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("invalid handoff webhook URL %q: port %s is not 1 to 65535", raw, port)
 		}
+	}
+	// Ideographic and full-width full stops separate labels as "." does.
+	host := strings.NewReplacer("\u3002", ".", "\uff0e", ".", "\uff61", ".").Replace(u.Hostname())
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	invalid := func(why string) error {
+		return fmt.Errorf("invalid handoff webhook URL %q: %s is %s; use the receiver's own address", raw, u.Hostname(), why)
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		if why := blockedReason(addr); why != "" {
+			return nil, invalid(why)
+		}
+		return u, nil
+	}
+	if numericHost.MatchString(host) {
+		return nil, invalid("an IP address in a form other than a.b.c.d, which may hide a blocked address")
+	}
+	if slices.Contains(metadataHosts, host) {
+		return nil, invalid("a cloud metadata service")
 	}
 	return u, nil
 }

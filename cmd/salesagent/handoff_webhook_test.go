@@ -40,6 +40,10 @@ func TestHandoffWebhookThroughServe(t *testing.T) {
 	if strings.Contains(stdout, "hook-secret-value") || !strings.Contains(stdout, `"signed":true`) {
 		t.Errorf("shop output shows the secret or does not say it is set:\n%s", stdout)
 	}
+	// A receiver such as Slack puts its secret in the path.
+	if strings.Contains(stdout, "/salesagent") || !strings.Contains(stdout, receiver.URL+"/…") {
+		t.Errorf("shop output shows the webhook's path, or not its host:\n%s", stdout)
+	}
 
 	server := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -391,6 +391,20 @@ func contains(list []string, s string) bool {
 }
 
 // printShop prints the shop's public settings; secrets are never printed.
+// redactURL returns raw with its path, query and user info replaced by
+// "…", since receivers such as Slack put their secret in the path.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(set)"
+	}
+	shown := u.Scheme + "://" + u.Host
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		shown += "/…"
+	}
+	return shown
+}
+
 // listShops prints every shop as a table.
 func listShops(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	logger, err := newLogger(cfg, stderr)
@@ -501,7 +515,7 @@ func printShop(w io.Writer, shop *salesagent.Shop) error {
 		public["whatsapp"] = whatsapp
 	}
 	if hook := shop.Settings.HandoffWebhook; hook != nil {
-		public["handoff_webhook"] = map[string]any{"url": hook.URL, "signed": hook.Secret != ""}
+		public["handoff_webhook"] = map[string]any{"url": redactURL(hook.URL), "signed": hook.Secret != ""}
 	}
 	settings, err := json.Marshal(public)
 	if err != nil {
