@@ -96,24 +96,41 @@ func (o *order) clean(strip func(string) string) {
 	}
 }
 
+// Bounds of an order, as the widget bounds a cart: at most 50 lines, 999
+// of one item, and a unit price below a billion.
+const (
+	maxOrderLines    = 50
+	maxOrderQuantity = 999
+	maxOrderPrice    = 1e9
+)
+
 // quantity returns the line's quantity as a whole number, or 0 when it is
-// missing, not whole or not positive.
+// missing, not whole, not positive or above maxOrderQuantity.
 func (l orderLine) quantity() int {
 	q, err := strconv.ParseFloat(l.Quantity, 64)
-	if err != nil || q < 1 || q != math.Trunc(q) || q > math.MaxInt32 {
+	if err != nil || q < 1 || q != math.Trunc(q) || q > maxOrderQuantity {
 		return 0
 	}
 	return int(q)
 }
 
-// price returns the line's unit price, and false when it is missing or
-// not a number.
+// price returns the line's unit price, and false when it is missing, not a
+// number, negative or not below maxOrderPrice.
 func (l orderLine) price() (float64, bool) {
 	p, err := strconv.ParseFloat(l.ItemPrice, 64)
-	if err != nil || math.IsNaN(p) || math.IsInf(p, 0) {
+	if err != nil || math.IsNaN(p) || p < 0 || p >= maxOrderPrice {
 		return 0, false
 	}
 	return p, true
+}
+
+// quantityText is the line's quantity as the shopper and the operators see
+// it, or "?" when it is not a usable quantity.
+func (l orderLine) quantityText() string {
+	if q := l.quantity(); q > 0 {
+		return strconv.Itoa(q)
+	}
+	return "?"
 }
 
 // cartItems returns the lines that can go in a saved cart: those with a
@@ -121,7 +138,7 @@ func (l orderLine) price() (float64, bool) {
 func (o *order) cartItems() []salesagent.CartItem {
 	var items []salesagent.CartItem
 	for _, l := range o.Lines {
-		if q := l.quantity(); l.SKU != "" && q > 0 {
+		if q := l.quantity(); l.SKU != "" && q > 0 && len(items) < maxOrderLines {
 			items = append(items, salesagent.CartItem{SKU: l.SKU, Quantity: q})
 		}
 	}
@@ -130,7 +147,7 @@ func (o *order) cartItems() []salesagent.CartItem {
 
 // lineText describes a line as "2 × SKU-1 (12.50 USD each)".
 func (l orderLine) lineText() string {
-	text := firstNonEmpty(l.Quantity, "?") + " × " + firstNonEmpty(l.SKU, "an item without a SKU")
+	text := l.quantityText() + " × " + firstNonEmpty(l.SKU, "an item without a SKU")
 	if price := l.priceText(); price != "" {
 		text += " (" + price + " each)"
 	}
@@ -141,20 +158,21 @@ func (l orderLine) lineText() string {
 // "2 × Trail Runner – 44 (SKU-1), 12.50 USD each", with name being the
 // product's name in the shop's catalog, or "" for the SKU alone.
 func (l orderLine) confirmationLine(name string) string {
-	text := firstNonEmpty(l.Quantity, "?") + " × " + firstNonEmpty(name, l.SKU, "an item without a SKU")
+	text := l.quantityText() + " × " + firstNonEmpty(name, l.SKU, "an item without a SKU")
 	if price := l.priceText(); price != "" {
 		text += ", " + price + " each"
 	}
 	return text
 }
 
-// priceText returns the unit price with its currency, or "".
+// priceText returns the unit price with its currency, or "" when the line
+// has no usable price.
 func (l orderLine) priceText() string {
-	price := l.ItemPrice
-	if p, ok := l.price(); ok {
-		price = strconv.FormatFloat(p, 'f', 2, 64)
+	p, ok := l.price()
+	if !ok {
+		return ""
 	}
-	return strings.TrimSpace(price + " " + l.Currency)
+	return strings.TrimSpace(strconv.FormatFloat(p, 'f', 2, 64) + " " + l.Currency)
 }
 
 // total returns the order's total with its currency, or "" when a line has
@@ -204,7 +222,7 @@ func (o *order) card(shop *salesagent.Shop) *salesagent.Card {
 		card.URL = agent.RestoreURL(shop, o.CartToken)
 	}
 	for _, l := range o.Lines {
-		value := "× " + l.Quantity
+		value := "× " + l.quantityText()
 		if price := l.priceText(); price != "" {
 			value += " · " + price + " each"
 		}

@@ -299,3 +299,34 @@ func TestWireNumberAcceptsNumbersAndStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderOutOfBoundsValues sends quantities and prices that no shopper
+// means, which must stay out of the cart and not be echoed as numbers.
+func TestOrderOutOfBoundsValues(t *testing.T) {
+	b := setup(t, options{})
+	body := orderCapture(t, func(order map[string]any) {
+		order["product_items"] = []any{
+			map[string]any{"product_retailer_id": "SKU-1", "quantity": 2, "item_price": 10, "currency": "USD"},
+			map[string]any{"product_retailer_id": "SKU-2", "quantity": 2147483647, "item_price": 1, "currency": "USD"},
+			map[string]any{"product_retailer_id": "SKU-3", "quantity": -1, "item_price": -5, "currency": "USD"},
+			map[string]any{"product_retailer_id": "SKU-4", "quantity": 1, "item_price": 1e300, "currency": "USD"},
+		}
+	})
+	sent := b.exchange(t, body)
+
+	want := []salesagent.CartItem{{SKU: "SKU-1", Quantity: 2}, {SKU: "SKU-4", Quantity: 1}}
+	if got := b.savedCart(t); !equalItems(got, want) {
+		t.Errorf("saved cart = %+v, want %+v", got, want)
+	}
+	msgs := b.messages(t, b.conversation(t))
+	for _, text := range []string{msgs[0].Body, bodyText(sent[0])} {
+		for _, bad := range []string{"2147483647", "-1 ×", "-5.00", "00000000000000000000"} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%q echoes the out-of-bounds value %q", text, bad)
+			}
+		}
+		if !strings.Contains(text, "? × SKU-2") {
+			t.Errorf("%q does not mark the unusable quantity of SKU-2", text)
+		}
+	}
+}
