@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -355,4 +357,92 @@ func TestRecordEventsUpdatesProfile(t *testing.T) {
 	if !errors.As(err, &pgErr) {
 		t.Errorf("update error %v is not a PostgreSQL error", err)
 	}
+}
+
+func TestImportCustomersRejectsTakenEmail(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	shop := newShop(t, db)
+
+	_, err := db.UpsertCustomers(ctx, shop.ID, []salesagent.Customer{
+		{ExternalID: "602", Email: "ann@example.com", Name: "Ann"},
+		{ExternalID: "700", Email: "bob@example.com", Name: "Bob"},
+		{ExternalID: "800", Email: "fay@example.com", Name: "Fay"},
+		{ExternalID: "801", Email: "gus@example.com", Name: "Gus"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	result, err := db.ImportCustomers(ctx, shop.ID, []salesagent.Customer{
+		{ExternalID: "603", Email: "ANN@example.com", Name: "Ann again"},
+		// 605 takes the email that 700 gives up later in the same call.
+		{ExternalID: "605", Email: "bob@example.com", Name: "New Bob"},
+		{ExternalID: "700", Email: "bob@work.example.com", Name: "Bob"},
+		{ExternalID: "604", Email: "cy@example.com", Name: "Cy"},
+		// 800 and 801 swap emails, which no order of statements allows.
+		{ExternalID: "800", Email: "gus@example.com", Name: "Fay"},
+		{ExternalID: "801", Email: "fay@example.com", Name: "Gus"},
+		{ExternalID: "606", Email: "cy@example.com", Name: "Cy twin"},
+	})
+	if err != nil {
+		t.Fatalf("ImportCustomers: %v", err)
+	}
+
+	want := []emailTakenWant{
+		{0, "603", "602"},
+		{4, "800", "801"},
+		{5, "801", "800"},
+		{6, "606", "604"},
+	}
+	if len(result.Rejected) != len(want) {
+		t.Fatalf("rejected %v, want %d customers", result.Rejected, len(want))
+	}
+	for i, w := range want {
+		got := result.Rejected[i]
+		if got.Index != w.index || got.ExternalID != w.externalID || got.OwnerExternalID != w.owner {
+			t.Errorf("rejected[%d] = %+v, want index %d, customer %s, owner %s", i, got, w.index, w.externalID, w.owner)
+		}
+		for _, part := range []string{strconv.Quote(w.externalID), strconv.Quote(w.owner), "fix:"} {
+			if !strings.Contains(got.Error(), part) {
+				t.Errorf("message %q does not contain %s", got, part)
+			}
+		}
+	}
+	for _, id := range []string{"605", "700", "604"} {
+		if _, ok := result.IDs[id]; !ok {
+			t.Errorf("customer %s was not stored; ids = %v", id, result.IDs)
+		}
+	}
+	if _, ok := result.IDs["603"]; ok {
+		t.Error("rejected customer 603 has an id")
+	}
+	ann, err := db.CustomerByEmail(ctx, shop.ID, "ann@example.com")
+	if err != nil || ann.ExternalID != "602" || ann.Name != "Ann" {
+		t.Errorf("owner of ann@example.com = %+v, %v; want customer 602 unchanged", ann, err)
+	}
+	bob, err := db.CustomerByEmail(ctx, shop.ID, "bob@example.com")
+	if err != nil || bob.ExternalID != "605" {
+		t.Errorf("owner of bob@example.com = %+v, %v; want customer 605", bob, err)
+	}
+
+	// UpsertCustomers returns the rejection as its error.
+	_, err = db.UpsertCustomers(ctx, shop.ID, []salesagent.Customer{
+		{ExternalID: "607", Email: "ann@example.com"},
+		{ExternalID: "608", Email: "dee@example.com"},
+	})
+	var taken *postgres.EmailTakenError
+	if !errors.As(err, &taken) || taken.OwnerExternalID != "602" {
+		t.Errorf("UpsertCustomers with a taken email: err = %v, want an EmailTakenError naming 602", err)
+	}
+	if dee, err := db.CustomerByEmail(ctx, shop.ID, "dee@example.com"); err != nil || dee.ExternalID != "608" {
+		t.Errorf("customer 608 beside the rejected one = %+v, %v; want it stored", dee, err)
+	}
+}
+
+// emailTakenWant is one expected rejection of TestImportCustomersRejectsTakenEmail.
+type emailTakenWant struct {
+	index             int
+	externalID, owner string
 }

@@ -172,7 +172,7 @@ type loadReport struct {
 	Products, Documents postgres.UpsertResult
 	Customers, Orders   int
 	Index               retrieval.IndexStats
-	// Rejected are the products the database refused.
+	// Rejected are the products and customers the database refused.
 	Rejected []error
 }
 
@@ -238,10 +238,20 @@ func load(ctx context.Context, db *postgres.DB, indexer *retrieval.Indexer, shop
 	}
 	report.Index = addStats(report.Index, stats)
 
-	customerIDs, err := db.UpsertCustomers(ctx, shop.ID, batch.Customers)
+	// A customer whose email another stored customer has, such as one
+	// loaded by an earlier ingest under another id, is rejected alone.
+	imported, err := db.ImportCustomers(ctx, shop.ID, batch.Customers)
 	if err != nil {
 		return report, err
 	}
+	for _, rejected := range imported.Rejected {
+		if where := batch.CustomerOrigin(rejected.Index); where != "" {
+			report.Rejected = append(report.Rejected, fmt.Errorf("%s: %w", where, rejected))
+		} else {
+			report.Rejected = append(report.Rejected, rejected)
+		}
+	}
+	customerIDs := imported.IDs
 	report.Customers = len(customerIDs)
 
 	// Orders may name customers loaded by an earlier ingest.

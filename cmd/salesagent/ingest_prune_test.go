@@ -197,3 +197,89 @@ func TestIngestLinksGuestOrderToStoredCustomer(t *testing.T) {
 		t.Errorf("%d orders 1001 linked to customer 40, want 1", n)
 	}
 }
+
+// TestIngestRejectsCustomerWithTakenEmail loads a WooCommerce customer,
+// then in a later run another customer id with the same email together
+// with products and orders: only that customer is rejected.
+func TestIngestRejectsCustomerWithTakenEmail(t *testing.T) {
+	first := t.TempDir()
+	if err := os.WriteFile(filepath.Join(first, "customer.json"), []byte(`{"id": 602, "email": "ann@example.com", "first_name": "Ann", "last_name": "Lee",
+		"billing": {}, "shipping": {}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ingestPaths(t, "taken-email", first)
+
+	second := t.TempDir()
+	files := map[string]string{
+		"customers.json": `[{"id": 603, "email": "Ann@Example.com", "first_name": "Ann", "last_name": "Again", "billing": {}, "shipping": {}}]`,
+		"products.json": `[{"id": 1, "name": "Cap", "slug": "cap", "type": "simple", "status": "publish", "sku": "CAP-1",
+			"price": "10.00", "regular_price": "10.00", "sale_price": "", "manage_stock": false, "stock_status": "instock"}]`,
+		"orders.json": `[{"id": 1, "number": "1001", "order_key": "k", "status": "completed", "customer_id": 603, "line_items": []},
+			{"id": 2, "number": "1002", "order_key": "k", "status": "completed", "customer_id": 602, "line_items": []}]`,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(second, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, stderr, err := runCommand(t, "ingest", "--database-url", pgtest.URL(t), "--log-level", "warn", "--shop", "taken-email", second)
+	if err != nil {
+		t.Fatalf("ingest: %v\nstderr:\n%s", err, stderr)
+	}
+	for _, want := range []string{`rejected: customers.json line 1: customer "603"`, `"Ann@Example.com"`, `customer "602"`, "fix:"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not contain %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(stdout, "1 rows rejected") {
+		t.Errorf("stdout does not count the rejected customer:\n%s", stdout)
+	}
+
+	shop, err := openDB(t).ShopBySlug(context.Background(), "taken-email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, "SELECT count(*) FROM products WHERE shop_id = $1", shop.ID); n != 1 {
+		t.Errorf("shop has %d products, want the cap", n)
+	}
+	if n := countRows(t, "SELECT count(*) FROM orders WHERE shop_id = $1", shop.ID); n != 2 {
+		t.Errorf("shop has %d orders, want both", n)
+	}
+	if n := countRows(t, "SELECT count(*) FROM customers WHERE shop_id = $1 AND external_id = '603'", shop.ID); n != 0 {
+		t.Errorf("rejected customer 603 is stored %d times", n)
+	}
+	n := countRows(t, `SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id
+		WHERE o.shop_id = $1 AND o.number = '1002' AND c.external_id = '602'`, shop.ID)
+	if n != 1 {
+		t.Errorf("%d orders 1002 linked to customer 602, want 1", n)
+	}
+}
+
+// TestShopListReplacesControlCharacters lists a shop whose name contains a
+// tab and a line break, which must not shift or split its row.
+func TestShopListReplacesControlCharacters(t *testing.T) {
+	db := openDB(t)
+	if _, _, err := db.EnsureShop(context.Background(), "control-name", "Tab\there\nand newline"); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout, stderr, err := runCommand(t, "shop", "--database-url", pgtest.URL(t), "--list")
+	if err != nil {
+		t.Fatalf("shop --list: %v\n%s", err, stderr)
+	}
+	var row string
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, "and newline") {
+			t.Errorf("the name's line break split the row:\n%s", stdout)
+		}
+		if strings.HasPrefix(line, "control-name ") {
+			row = line
+		}
+	}
+	if !strings.Contains(row, "Tab here and newline") {
+		t.Errorf("row for control-name = %q, want the name with spaces for the tab and line break", row)
+	}
+	if fields := strings.Fields(row); len(fields) != 11 {
+		t.Errorf("row for control-name has %d fields, want 11 (8 columns, a name of 4 words): %q", len(fields), row)
+	}
+}

@@ -424,10 +424,19 @@ func listShops(ctx context.Context, cfg Config, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stdout, "no shops yet: load one with salesagent ingest --shop SLUG PATH")
 		return nil
 	}
+
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "SLUG\tNAME\tPRODUCTS\tDOCUMENTS\tCUSTOMERS\tCONVERSATIONS\tWAITING\tCREATED")
 	for _, s := range shops {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Slug, s.Name, s.Products, s.Documents, s.Customers,
+		// A tab or line break in the name would shift or split the row,
+		// so each control character (C0, DEL and C1) becomes a space.
+		name := strings.Map(func(r rune) rune {
+			if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+				return ' '
+			}
+			return r
+		}, s.Name)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Slug, name, s.Products, s.Documents, s.Customers,
 			s.Conversations, s.Waiting, s.CreatedAt.UTC().Format("2006-01-02"))
 	}
 	return w.Flush()

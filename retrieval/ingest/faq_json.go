@@ -124,12 +124,14 @@ func faqJSONDocument(name string, raw json.RawMessage, keys map[string]int) (sal
 		return salesagent.Document{}, fmt.Errorf("invalid FAQ entry: %w", err)
 	}
 
+	// Exports from CMS and help-desk tools often carry HTML, which would
+	// otherwise reach shoppers with its tags.
 	var question, answer string
 	if entry.Question != nil {
-		question = strings.Join(strings.Fields(*entry.Question), " ")
+		question = htmlInlineText(*entry.Question)
 	}
 	if entry.Answer != nil {
-		answer = strings.TrimSpace(*entry.Answer)
+		answer = textFromMaybeHTML(*entry.Answer)
 	}
 	switch {
 	case question == "":

@@ -125,6 +125,31 @@ func TestFAQJSONRowErrors(t *testing.T) {
 	}
 }
 
+func TestFAQJSONConvertsHTML(t *testing.T) {
+	t.Parallel()
+	content := `[
+  {"question": "<strong>Can I return</strong> sale items?", "answer": "<p>Returns within <strong>14 days</strong>.</p><ul><li>Unworn</li><li>With tags</li></ul>"},
+  {"question": "Do you ship to R&amp;D labs?", "answer": "Yes &mdash; worldwide."},
+  {"question": "Is shipping free?", "answer": "For orders < 50 EUR it costs 4 EUR.\n\n- Tracked\n- Insured"}
+]`
+	batch, rowErrs := mustParse(t, writeTemp(t, "faq.json", content), FormatFAQJSON)
+	noRowErrors(t, rowErrs)
+
+	returns := documentByTitle(t, batch, "Can I return sale items?")
+	if want := "Returns within 14 days.\n\n- Unworn\n- With tags"; returns.Body != want {
+		t.Errorf("HTML answer = %q, want %q", returns.Body, want)
+	}
+	labs := documentByTitle(t, batch, "Do you ship to R&D labs?")
+	if want := "Yes \u2014 worldwide."; labs.Body != want {
+		t.Errorf("answer with an entity = %q, want %q", labs.Body, want)
+	}
+	// Text without HTML tags keeps its Markdown line breaks.
+	free := documentByTitle(t, batch, "Is shipping free?")
+	if want := "For orders < 50 EUR it costs 4 EUR.\n\n- Tracked\n- Insured"; free.Body != want {
+		t.Errorf("plain answer = %q, want %q", free.Body, want)
+	}
+}
+
 func TestFAQJSONWholeFileErrors(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
@@ -158,6 +183,7 @@ func TestMarkdownFormatsRejectJSONAndCSV(t *testing.T) {
 		{"faq.json", faqJSON, "JSON", "--format faq-json"},
 		{"faq.md", "\n  " + faqJSON, "JSON", "--format faq-json"},
 		{"faq.txt", `[{"question": "Q?", "answer": "A."}]`, "JSON", "--format faq-json"},
+		{"cut.md", `{"questions": [{"question": "Q?", "answer": "A`, "JSON", "--format faq-json"},
 		{"products.csv", csvRows, "CSV", "leave out --format"},
 		{"products.md", csvRows, "CSV", "--format shopify-csv"},
 	}
@@ -175,6 +201,12 @@ func TestMarkdownFormatsRejectJSONAndCSV(t *testing.T) {
 						t.Errorf("error %q does not contain %q", err, want)
 					}
 				}
+				// Detection would read a .md or .txt file as Markdown
+				// again, so leaving out --format cannot help there.
+				ext := filepath.Ext(tt.name)
+				if ext != ".json" && ext != ".csv" && strings.Contains(err.Error(), "leave out --format") {
+					t.Errorf("error %q tells the user to leave out --format for a %s file", err, ext)
+				}
 			})
 		}
 	}
@@ -188,6 +220,11 @@ func TestMarkdownWithCommasOrLinksStillParses(t *testing.T) {
 		"list":        "- Cards, PayPal, vouchers\n- Gift cards, store credit, cash\n",
 		"liquid":      "{{ shop.name }} answers, quickly, always.\n\n## Hours?\n\nNine to five.\n",
 		"short lines": "Open daily\nClosed on holidays\n",
+		"reference":   "[1]: https://example.com/terms\n\n## Can I return sale items?\n\nYes, see [the terms][1].\n",
+		"year note":   "[2024 update] We changed our return window.\n\n## How long?\n\n30 days.\n",
+		"sale link":   "[-20% sale](/sale)\n\n## Does the sale stack?\n\nNo.\n",
+		"quote":       "[\"Best shop ever\" - a customer]\n\n## Who are you?\n\nA small shop.\n",
+		"link bar":    "[Home](/), [Shop](/shop), [Contact](/contact)\n[Terms](/terms), [Privacy](/privacy), [Returns](/returns)\n",
 	}
 	for name, content := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -109,6 +109,16 @@ func (b *Batch) dedupeProducts() []RowError {
 					fmt.Errorf("negative price on variant %q", v.SKU), "write a price of zero or more"))
 				continue
 			}
+			if rowErr, tooHigh := priceAboveMax(at, "price", v.Price, "price of variant "+strconv.Quote(v.SKU)); tooHigh {
+				rowErrs = append(rowErrs, rowErr)
+				continue
+			}
+			if v.CompareAtPrice != nil {
+				if rowErr, tooHigh := priceAboveMax(at, "compare_at_price", *v.CompareAtPrice, "compare-at price of variant "+strconv.Quote(v.SKU)); tooHigh {
+					rowErrs = append(rowErrs, rowErr)
+					continue
+				}
+			}
 			skus[v.SKU] = at
 			variants = append(variants, v)
 		}
@@ -125,6 +135,24 @@ func (b *Batch) dedupeProducts() []RowError {
 	}
 	b.Products, b.productOrigins = products, origins
 	return rowErrs
+}
+
+// maxStoredAmount is the largest amount the database stores: prices and
+// order totals are numeric(12, 2) columns, which hold up to
+// 9,999,999,999.99. A larger amount would make PostgreSQL reject the whole
+// batch with "numeric field overflow", so it is a RowError instead.
+const maxStoredAmount = salesagent.Money(999_999_999_999)
+
+// priceAboveMax returns the RowError for an amount above maxStoredAmount,
+// and false when the amount fits. what names the amount in the message,
+// as in `price of variant "TEE-1"`.
+func priceAboveMax(at origin, field string, amount salesagent.Money, what string) (RowError, bool) {
+	if amount <= maxStoredAmount {
+		return RowError{}, false
+	}
+	return rowError(at, field, amount.String(),
+		fmt.Errorf("%s is %s, above the maximum of %s that can be stored", what, amount, maxStoredAmount),
+		"correct the amount; it is read in the currency's main unit, not in cents"), true
 }
 
 // maxSkippedSKUsShown caps the example SKUs that SkippedReviews.String
@@ -301,10 +329,33 @@ func (b *Batch) dedupeOrders() []RowError {
 			rowErrs = append(rowErrs, duplicate(at, first, "number", o.Number, "order number"))
 			continue
 		}
+		if rowErr, tooHigh := orderAmountAboveMax(at, o); tooHigh {
+			rowErrs = append(rowErrs, rowErr)
+			continue
+		}
 		seen[o.Number] = at
 		orders = append(orders, o)
 		origins = append(origins, at)
 	}
 	b.Orders, b.orderOrigins = orders, origins
 	return rowErrs
+}
+
+// orderAmountAboveMax returns the RowError for an order whose total or a
+// line price is above maxStoredAmount. Line prices are kept in a JSON
+// column that has no such limit, but an order with a line price this high
+// is as wrong as one with such a total.
+func orderAmountAboveMax(at origin, o Order) (RowError, bool) {
+	if o.Total != nil {
+		if rowErr, tooHigh := priceAboveMax(at, "total", *o.Total, "total of order "+o.Number); tooHigh {
+			return rowErr, true
+		}
+	}
+	for i, item := range o.Items {
+		what := fmt.Sprintf("price of line %d (%s) of order %s", i+1, item.Name, o.Number)
+		if rowErr, tooHigh := priceAboveMax(at, fmt.Sprintf("items[%d].price", i), item.Price, what); tooHigh {
+			return rowErr, true
+		}
+	}
+	return RowError{}, false
 }

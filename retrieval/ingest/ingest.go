@@ -159,6 +159,16 @@ func (b *Batch) merge(src *Batch) {
 	b.reviews = append(b.reviews, src.reviews...)
 }
 
+// CustomerOrigin returns the file and line b.Customers[i] was read from,
+// as "customers.json line 4", or "" when they are not known.
+func (b *Batch) CustomerOrigin(i int) string {
+	at := originAt(b.customerOrigins, i)
+	if at.Line > 0 {
+		return fmt.Sprintf("%s line %d", at.File, at.Line)
+	}
+	return at.File
+}
+
 // originAt returns origins[i], or an empty origin when a caller has changed
 // the exported slices so the two no longer line up.
 func originAt(origins []origin, i int) origin {

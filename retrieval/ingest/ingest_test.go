@@ -122,6 +122,65 @@ func TestParsePathsDuplicates(t *testing.T) {
 	}
 }
 
+func TestParsePathsRejectsAmountsAboveMax(t *testing.T) {
+	t.Parallel()
+	products := writeTemp(t, "products.csv", "Handle,Title,Variant SKU,Variant Price,Variant Compare At Price\n"+
+		"cap,Cap,CAP-1,10.00,\n"+
+		"max,Max,MAX-1,9999999999.99,9999999999.99\n"+
+		"gold,Gold,GOLD-1,10000000000.00,\n"+
+		"sale,Sale,SALE-1,10.00,10000000000.00\n")
+	orders := writeTemp(t, "orders.json", `[
+		{"id": 1, "number": "1", "order_key": "k", "status": "completed", "total": "20.00",
+		 "line_items": [{"name": "Cap", "product_id": 1, "quantity": 2, "price": "10.00"}]},
+		{"id": 2, "number": "2", "order_key": "k", "status": "completed", "total": "10000000000.00", "line_items": []},
+		{"id": 3, "number": "3", "order_key": "k", "status": "completed", "total": "1.00",
+		 "line_items": [{"name": "Gold", "product_id": 3, "quantity": 1, "price": "10000000000"}]}]`)
+
+	batch, rowErrs, err := ParsePaths([]string{products, orders}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var handles []string
+	for _, p := range batch.Products {
+		handles = append(handles, p.Handle)
+	}
+	if !slices.Equal(handles, []string{"cap", "max"}) {
+		t.Errorf("loaded products %q, want cap and max", handles)
+	}
+	if len(batch.Orders) != 1 || batch.Orders[0].Number != "1" {
+		t.Errorf("loaded %d orders (%+v), want only order 1", len(batch.Orders), batch.Orders)
+	}
+
+	tests := []struct {
+		substr, file, field string
+		line                int
+	}{
+		{`price of variant "GOLD-1" is 10000000000.00`, "products.csv", "price", 4},
+		{`compare-at price of variant "SALE-1" is 10000000000.00`, "products.csv", "compare_at_price", 5},
+		{"total of order 2 is 10000000000.00", "orders.json", "total", 4},
+		{"price of line 1 (Gold) of order 3 is 10000000000.00", "orders.json", "items[0].price", 5},
+	}
+	for _, tt := range tests {
+		e, ok := findRowError(rowErrs, tt.substr)
+		if !ok {
+			t.Errorf("no row error containing %q in %v", tt.substr, rowErrs)
+			continue
+		}
+		if e.File != tt.file || e.Line != tt.line || e.Field != tt.field {
+			t.Errorf("%q at %s line %d field %q, want %s line %d field %q", tt.substr, e.File, e.Line, e.Field, tt.file, tt.line, tt.field)
+		}
+		for _, want := range []string{"maximum of 9999999999.99", "fix:"} {
+			if !strings.Contains(e.Error(), want) {
+				t.Errorf("row error %q does not contain %q", e, want)
+			}
+		}
+	}
+	if len(rowErrs) != len(tests) {
+		t.Errorf("got %d row errors, want %d: %v", len(rowErrs), len(tests), rowErrs)
+	}
+}
+
 func TestParsePathsDuplicateHandle(t *testing.T) {
 	t.Parallel()
 	path := writeTemp(t, "products.json", `{"products": [

@@ -3,9 +3,12 @@ package ingest
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/salesagent/salesagent"
@@ -164,13 +167,23 @@ func parsePolicyMarkdown(name string, data []byte) (*Batch, []RowError, error) {
 
 // checkMarkdown returns an error when the file is clearly JSON or CSV,
 // which every Markdown reader would otherwise load as one block of text.
+// Detect never sends a .json or .csv file to a Markdown reader, so such a
+// file was read with --format, and only then does the fix suggest leaving
+// --format out.
 func checkMarkdown(name string, data []byte) error {
-	switch structuredKind(name, data) {
-	case "JSON":
+	ext := strings.ToLower(filepath.Ext(name))
+	switch kind := structuredKind(name, data); {
+	case kind == "JSON" && ext == ".json":
 		return fmt.Errorf("%s contains JSON, not Markdown (fix: leave out --format so the layout is detected, or pass --format %s for a JSON FAQ of question and answer objects)",
 			name, FormatFAQJSON)
-	case "CSV":
+	case kind == "JSON":
+		return fmt.Errorf("%s contains JSON, not Markdown (fix: pass --format %s for a JSON FAQ of question and answer objects, or rename the file to .json so its layout is detected)",
+			name, FormatFAQJSON)
+	case kind == "CSV" && ext == ".csv":
 		return fmt.Errorf("%s contains CSV, not Markdown (fix: leave out --format so the layout is detected, or pass --format %s or %s for a product CSV)",
+			name, FormatShopifyCSV, FormatMagentoCSV)
+	case kind == "CSV":
+		return fmt.Errorf("%s contains CSV, not Markdown (fix: pass --format %s or %s for a product CSV, or rename the file to .csv so its layout is detected)",
 			name, FormatShopifyCSV, FormatMagentoCSV)
 	}
 	return nil
@@ -178,9 +191,7 @@ func checkMarkdown(name string, data []byte) error {
 
 // structuredKind returns "JSON" or "CSV" when the extension or the content
 // shows that the file is one of them, and "" otherwise. Content counts as
-// JSON when it opens with "{" followed by a key or "}", or with "[" followed
-// by a value or "]", so a Markdown link such as "[Home](/)" is not JSON.
-// Content counts as CSV by the rule of looksLikeCSV.
+// JSON by the rule of looksLikeJSON and as CSV by the rule of looksLikeCSV.
 func structuredKind(name string, data []byte) string {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".json":
@@ -190,34 +201,48 @@ func structuredKind(name string, data []byte) string {
 	}
 
 	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\ufeff")), " \t\r\n")
-	if len(trimmed) >= 2 {
-		next := bytes.TrimLeft(trimmed[1:], " \t\r\n")
-		if len(next) > 0 {
-			switch {
-			case trimmed[0] == '{' && (next[0] == '"' || next[0] == '}'):
-				return "JSON"
-			case trimmed[0] == '[' && strings.IndexByte(`{["]-0123456789`, next[0]) >= 0:
-				return "JSON"
-			}
-		}
-	}
-
-	if looksLikeCSV(trimmed) {
+	switch {
+	case looksLikeJSON(trimmed):
+		return "JSON"
+	case looksLikeCSV(trimmed):
 		return "CSV"
 	}
 	return ""
+}
+
+// looksLikeJSON reports whether data, without leading white space, is a
+// JSON object or array: the whole content is valid JSON, or it is cut off
+// inside its first value, as a truncated export is. Markdown that opens
+// with a bracket, such as the reference link "[1]: https://example.com" or
+// the text "[2024 update] We changed", fails both tests, because its first
+// value, if any, is followed by more than white space.
+func looksLikeJSON(data []byte) bool {
+	if len(data) == 0 || (data[0] != '{' && data[0] != '[') {
+		return false
+	}
+	if json.Valid(data) {
+		return true
+	}
+	var first json.RawMessage
+	err := json.NewDecoder(bytes.NewReader(data)).Decode(&first)
+	return errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // maxCSVHeaderCell is the longest header cell, in bytes, that looksLikeCSV
 // accepts. Sentences with commas have longer parts than column names.
 const maxCSVHeaderCell = 40
 
+// mdLinkStart matches text that opens with a Markdown link, image or
+// reference definition, as in "[Home](/)", "![logo](logo.png)",
+// "[Shop][1]" and "[1]: https://example.com".
+var mdLinkStart = regexp.MustCompile(`^!?\[[^\]]*\][(\[:]`)
+
 // looksLikeCSV reports whether data, with no Markdown heading, starts with
 // consecutive lines that parse as CSV rows of one field count: at least two
 // rows of three or more fields, or three rows of two. The header cells must
 // be short, must not end like a sentence, and the first must not start with
-// a Markdown list, quote or table marker, so prose and lists with commas
-// stay Markdown.
+// a Markdown list, quote or table marker or a link, so prose, lists and
+// link bars with commas stay Markdown.
 func looksLikeCSV(data []byte) bool {
 	if mdHeading.Match(data) {
 		return false
@@ -255,6 +280,9 @@ func looksLikeCSV(data []byte) bool {
 		if strings.HasPrefix(first, marker) {
 			return false
 		}
+	}
+	if mdLinkStart.MatchString(first) {
+		return false
 	}
 	for _, cell := range rows[0] {
 		cell = strings.TrimSpace(cell)

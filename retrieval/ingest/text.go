@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,52 @@ func htmlToText(s string) string {
 		}
 	}
 	return strings.Join(parts, "\n\n")
+}
+
+// htmlInlineText converts a one-line HTML fragment, such as a product name
+// or a question, to plain text: tags are dropped, entities decoded and
+// each run of white space becomes one space.
+func htmlInlineText(s string) string {
+	return strings.Join(strings.Fields(htmlToText(s)), " ")
+}
+
+// htmlEntity matches a named or numeric character reference such as
+// "&amp;" or "&#8217;".
+var htmlEntity = regexp.MustCompile(`&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);`)
+
+// textFromMaybeHTML converts s with htmlToText when it contains a tag of a
+// known HTML element, and only decodes its entities when it contains
+// character references. Other text, such as Markdown, is returned trimmed
+// with its line breaks, and so is text with a "<" that opens no tag, as in
+// "orders < 50 EUR".
+func textFromMaybeHTML(s string) string {
+	if hasHTMLTag(s) {
+		return htmlToText(s)
+	}
+	if htmlEntity.MatchString(s) {
+		s = html.UnescapeString(s)
+	}
+	return strings.TrimSpace(s)
+}
+
+// hasHTMLTag reports whether s contains a start, end or self-closing tag
+// of an element that HTML defines, so "<b>" counts and "<3" or "<name>"
+// does not.
+func hasHTMLTag(s string) bool {
+	if !strings.Contains(s, "<") {
+		return false
+	}
+	z := html.NewTokenizer(strings.NewReader(s))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return false
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			if z.Token().DataAtom != 0 {
+				return true
+			}
+		}
+	}
 }
 
 // splitHTML converts an HTML fragment to text cut at h1 to h<maxLevel>

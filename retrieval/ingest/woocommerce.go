@@ -189,7 +189,9 @@ func wooCommerceProduct(wp wooProduct, at origin, field func(string) string) (*s
 		e := rowError(at, field("id"), jsonScalar(wp.ID), err, "keep the numeric product id from the REST API response")
 		return nil, &e
 	}
-	title := strings.TrimSpace(html.UnescapeString(wp.Name))
+	// Store owners put markup such as <b> in names, and the REST API
+	// returns them with entities escaped, as in "Hat &amp; Scarf".
+	title := htmlInlineText(wp.Name)
 	if title == "" {
 		e := rowError(at, field("name"), "", fmt.Errorf("product %s has no name", id), "give the product a name in WooCommerce and export it again")
 		return nil, &e

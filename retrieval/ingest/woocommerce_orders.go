@@ -196,7 +196,7 @@ func wooOrderDate(wo wooOrder) (*time.Time, string, error) {
 // after a discount, so it is rounded to the cent.
 func wooOrderItem(line wooLineItem, at origin, field string) (salesagent.OrderItem, *RowError) {
 	item := salesagent.OrderItem{
-		Name:      strings.TrimSpace(html.UnescapeString(line.Name)),
+		Name:      htmlInlineText(line.Name),
 		SKU:       strings.TrimSpace(line.SKU),
 		ProductID: jsonScalar(line.ProductID),
 		Options:   wooItemOptions(line.MetaData),

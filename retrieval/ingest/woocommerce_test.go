@@ -213,6 +213,27 @@ func TestWooCommerceSalePrice(t *testing.T) {
 	}
 }
 
+func TestWooCommerceNamesWithHTML(t *testing.T) {
+	t.Parallel()
+	batch, rowErrs := parseWoo(t, "products.json", `[`+
+		wooProductJSON("1", `, "name": "<b>Bold</b> Hat &amp; Scarf"`)+`,`+
+		wooProductJSON("2", `, "name": "Tom & Jerry <3 Tee"`)+`]`)
+	noRowErrors(t, rowErrs)
+	if got := productByID(t, batch, "1").Title; got != "Bold Hat & Scarf" {
+		t.Errorf("name with tags and entities = %q, want %q", got, "Bold Hat & Scarf")
+	}
+	if got := productByID(t, batch, "2").Title; got != "Tom & Jerry <3 Tee" {
+		t.Errorf("name with a bare & and <3 = %q, want it unchanged", got)
+	}
+
+	orders, rowErrs := parseWoo(t, "orders.json", `[{"id": 1, "number": "1", "order_key": "k", "status": "completed",
+		"line_items": [{"name": "<em>Bold</em> Hat &amp; Scarf", "product_id": 1, "quantity": 1, "price": "5.00"}]}]`)
+	noRowErrors(t, rowErrs)
+	if got := orders.Orders[0].Items[0].Name; got != "Bold Hat & Scarf" {
+		t.Errorf("order line name = %q, want %q", got, "Bold Hat & Scarf")
+	}
+}
+
 func TestWooCommerceStock(t *testing.T) {
 	t.Parallel()
 	batch, rowErrs := parseWoo(t, "products.json", `[`+
