@@ -285,6 +285,30 @@ func load(ctx context.Context, db *postgres.DB, indexer *retrieval.Indexer, shop
 			return report, err
 		}
 	}
+	// A guest who never registered becomes a customer known by email, so
+	// that order_status can show them their order once they give it.
+	var guests []salesagent.Customer
+	seen := map[string]bool{}
+	for _, email := range guestEmails {
+		key := strings.ToLower(strings.TrimSpace(email))
+		if _, ok := byEmail[key]; ok || seen[key] {
+			continue
+		}
+		seen[key] = true
+		guests = append(guests, salesagent.Customer{ExternalID: guestExternalID(key), Email: strings.TrimSpace(email)})
+	}
+	if len(guests) > 0 {
+		ids, err := db.UpsertCustomers(ctx, shop.ID, guests)
+		if err != nil {
+			return report, fmt.Errorf("store guest customers of the orders: %w", err)
+		}
+		for _, g := range guests {
+			if id, ok := ids[g.ExternalID]; ok {
+				byEmail[strings.ToLower(g.Email)] = id
+			}
+		}
+		report.Customers += len(guests)
+	}
 
 	orders := make([]salesagent.Order, 0, len(batch.Orders))
 	for _, o := range batch.Orders {
@@ -301,6 +325,12 @@ func load(ctx context.Context, db *postgres.DB, indexer *retrieval.Indexer, shop
 	}
 	report.Orders = len(orders)
 	return report, nil
+}
+
+// guestExternalID is the external id of a customer made from a guest
+// order's email: "guest:" and the email in lowercase.
+func guestExternalID(email string) string {
+	return "guest:" + strings.ToLower(email)
 }
 
 // progress prints "label: done/total", redrawn on one line at most a few

@@ -283,3 +283,30 @@ func TestShopListReplacesControlCharacters(t *testing.T) {
 		t.Errorf("row for control-name has %d fields, want 11 (8 columns, a name of 4 words): %q", len(fields), row)
 	}
 }
+
+// TestIngestGuestOrderWithoutCustomerCanBeLookedUp loads a guest order
+// whose email no customer has: the guest becomes a customer known by that
+// email, so the order belongs to them.
+func TestIngestGuestOrderWithoutCustomerCanBeLookedUp(t *testing.T) {
+	dir := t.TempDir()
+	orders := filepath.Join(dir, "orders.json")
+	if err := os.WriteFile(orders, []byte(`[{"id": 6, "number": "806", "order_key": "k", "status": "processing", "customer_id": 0,
+		"billing": {"email": "Guest@Example.com"}, "line_items": []}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ingestPaths(t, "guest-only", orders)
+	ingestPaths(t, "guest-only", orders)
+
+	shop, err := openDB(t).ShopBySlug(context.Background(), "guest-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := countRows(t, `SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id
+		WHERE o.shop_id = $1 AND o.number = '806' AND lower(c.email) = 'guest@example.com'`, shop.ID)
+	if n != 1 {
+		t.Errorf("%d orders 806 linked to a customer with the guest's email, want 1", n)
+	}
+	if n := countRows(t, `SELECT count(*) FROM customers WHERE shop_id = $1`, shop.ID); n != 1 {
+		t.Errorf("%d customers after two runs, want 1", n)
+	}
+}
