@@ -226,14 +226,14 @@ func (m Money) Format(currency string) string {
 	return m.String() + " " + currency
 }
 
-// moneyPattern is the grammar ParseMoney takes: an optional minus sign and
-// dollar sign, then digits with an optional point and decimals, digits
-// grouped in threes by commas, or digits with a decimal comma and one or
-// two decimals, as in "12,50".
+// moneyPattern is the grammar ParseMoney takes. An optional minus sign and
+// dollar sign come first. Then come digits with an optional point and
+// decimals, digits grouped in threes by commas, or digits with a decimal
+// comma and one or two decimals, as in "12,50".
 var moneyPattern = regexp.MustCompile(`^(-)?\$?(?:(\d*)(?:\.(\d+))?|(\d{1,3}(?:,\d{3})+)(?:\.(\d+))?|(\d+),(\d{1,2}))$`)
 
-// maxMoneyUnits bounds the whole units ParseMoney takes, far above any
-// price, so that the result never overflows.
+// maxMoneyUnits bounds the whole units ParseMoney takes. It is far above
+// any price and keeps units*100 within int64.
 const maxMoneyUnits = 1_000_000_000_000_000
 
 // ParseMoney parses a decimal amount such as "34", "34.5", "1,299.99" or
