@@ -139,6 +139,13 @@ func (c *composer) compose(ctx context.Context) error {
 		needs = append(needs, NeedStock)
 	}
 
+	// The offline agent reads English only. A question in another
+	// language with no need recognised would otherwise be searched for as
+	// a product name.
+	if social == len(needs) && !looksEnglish(turn.Message.Body) && !onlyGreeting(turn.Message.Body) {
+		c.say("Sorry, I can only answer in English for now. Could you ask in English? " + offerPerson)
+		return nil
+	}
 	if turn.HasNeed(NeedGreeting) {
 		if social == len(needs) && !turn.HasNeed(NeedThanks) && onlyGreeting(turn.Message.Body) {
 			c.say(fmt.Sprintf("Hi! I'm the %s assistant. I can help you find products, check sizes and stock, and answer questions about shipping, returns and your orders.", turn.Shop.Name))
@@ -593,6 +600,10 @@ func (c *composer) general(ctx context.Context) error {
 			}
 			break
 		}
+	}
+	if !looksEnglish(message) {
+		c.say("Sorry, I can only answer in English for now. Could you ask in English? " + offerPerson)
+		return nil
 	}
 	c.say("I'm not sure I can answer that from our shop's information. Could you tell me a bit more? I can help with products, sizing, stock, shipping, returns and orders. " + offerPerson)
 	return nil

@@ -127,3 +127,17 @@ func TestShortFAQAnswersAreQuotedWithTheirQuestion(t *testing.T) {
 		}
 	}
 }
+
+func TestOtherLanguagesGetEnglishOnlyReply(t *testing.T) {
+	b := setupDemo(t, false)
+	for _, message := range []string{"¿Cuánto cuesta el envío a México?", "Combien coûte la livraison?", "送料はいくらですか？", "Wie viel kostet der Versand?", "¿Tienen chaquetas impermeables?"} {
+		if got := b.sayFresh(t, message).reply.Body; !strings.Contains(got, "only answer in English") {
+			t.Errorf("reply to %q = %q, want the English-only reply", message, got)
+		}
+	}
+	for _, message := range []string{"do you have la sportiva shoes?", "how much is shipping to Canada?", "hi"} {
+		if got := b.sayFresh(t, message).reply.Body; strings.Contains(got, "only answer in English") {
+			t.Errorf("reply to the English %q = %q, want no English-only reply", message, got)
+		}
+	}
+}
