@@ -88,8 +88,15 @@ func (b *LLMBrain) Respond(ctx context.Context, turn *Turn, tools *Toolbox, out 
 		_ = out.Emit(ctx, StreamEvent{Type: StreamDelta, Text: s})
 	}}
 
-	reply, err := t.run(ctx)
+	// The reply timeout leaves the rest of the turn's time to the offline
+	// agent, which answers when the model is too slow.
+	replyCtx, cancel := context.WithTimeoutCause(ctx, b.config.ReplyTimeout, errReplyTimeout)
+	defer cancel()
+	reply, err := t.run(replyCtx)
 	usage := t.spent()
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(replyCtx), errReplyTimeout) {
+		err = &llmError{result: llmTimeout, err: errReplyTimeout}
+	}
 	if err != nil {
 		return nil, &BrainError{Brain: b.Name(), Usage: usage, Err: err}
 	}
@@ -136,6 +143,7 @@ func (t *llmTurn) run(ctx context.Context) (*Reply, error) {
 		offerTools := round < config.MaxToolRounds
 		request := openai.ChatCompletionRequest{
 			Model: config.Model, Messages: messages, StreamOptions: &openai.StreamOptions{IncludeUsage: true},
+			MaxTokens: config.MaxTokens,
 		}
 		if offerTools {
 			request.Tools = definitions

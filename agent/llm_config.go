@@ -34,6 +34,8 @@ const (
 	defaultRetryBackoff      = 500 * time.Millisecond
 	defaultHistoryTokens     = 1500
 	defaultSourceTokens      = 3000
+	defaultMaxTokens         = 800
+	defaultReplyTimeout      = 60 * time.Second
 	defaultBreakerFailures   = 5
 	defaultBreakerCooldown   = 30 * time.Second
 )
@@ -63,6 +65,12 @@ type LLMConfig struct {
 	// FirstTokenTimeout bounds the wait for the first text or tool call of
 	// a response, and then for each later chunk; 0 means 20 s.
 	FirstTokenTimeout time.Duration
+	// ReplyTimeout bounds the LLM's whole part of a turn, every round and
+	// retry; 0 means 60 s. When it passes, the offline agent answers.
+	ReplyTimeout time.Duration
+	// MaxTokens is the most completion tokens one response may use; 0
+	// means 800.
+	MaxTokens int
 	// MaxToolRounds limits the requests in one turn that may call tools;
 	// 0 means 4. The request after the last such round offers no tools.
 	MaxToolRounds int
@@ -119,6 +127,8 @@ func (c LLMConfig) WithDefaults() LLMConfig {
 	}
 	setDefault(&c.ConnectTimeout, defaultConnectTimeout)
 	setDefault(&c.FirstTokenTimeout, defaultFirstTokenTimeout)
+	setDefault(&c.ReplyTimeout, defaultReplyTimeout)
+	setDefault(&c.MaxTokens, defaultMaxTokens)
 	setDefault(&c.MaxToolRounds, defaultMaxToolRounds)
 	setDefault(&c.MaxRetries, defaultMaxRetries)
 	c.MaxRetries = max(c.MaxRetries, 0)

@@ -14,6 +14,11 @@ import (
 // first-token timeout, or no chunk within it after the first token.
 var errTokenTimeout = errors.New("no token within the first-token timeout")
 
+// errReplyTimeout ends the LLM's part of a turn that took longer than
+// LLMConfig.ReplyTimeout, as a model that sends a chunk now and then but
+// never finishes.
+var errReplyTimeout = errors.New("the model's reply took longer than the reply timeout")
+
 // errNoFinish reports a stream that ended without a finish reason, as when
 // the connection closed mid-reply.
 var errNoFinish = errors.New("stream ended before the model finished")
@@ -25,11 +30,22 @@ type llmError struct {
 	err    error
 }
 
+// Error describes the failure without the provider's message or body,
+// which may quote the shopper's words or the API key back, and are logged.
 func (e *llmError) Error() string {
-	if e.status != 0 {
-		return fmt.Sprintf("chat completion %s (HTTP %d): %v", e.result, e.status, e.err)
+	detail := fmt.Sprint(e.err)
+	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	switch {
+	case errors.As(e.err, &apiErr):
+		detail = fmt.Sprintf("provider error type %q code %v", apiErr.Type, apiErr.Code)
+	case errors.As(e.err, &reqErr):
+		detail = "provider responded with an error page"
 	}
-	return fmt.Sprintf("chat completion %s: %v", e.result, e.err)
+	if e.status != 0 {
+		return fmt.Sprintf("chat completion %s (HTTP %d): %s", e.result, e.status, detail)
+	}
+	return fmt.Sprintf("chat completion %s: %s", e.result, detail)
 }
 
 func (e *llmError) Unwrap() error { return e.err }

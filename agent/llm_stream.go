@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -120,20 +121,29 @@ func (t *llmTurn) stream(ctx context.Context, request openai.ChatCompletionReque
 			if choice.Index != 0 {
 				continue
 			}
-			if choice.Delta.Content != "" || len(choice.Delta.ToolCalls) > 0 {
+			content := cleanModelText(choice.Delta.Content)
+			// A reasoning model's thinking shows the model at work, so it
+			// keeps the watchdog from firing, though the shopper sees none.
+			if content != "" || len(choice.Delta.ToolCalls) > 0 || choice.Delta.ReasoningContent != "" {
 				if !result.tokens {
 					result.tokens = true
 					watchdog.Reset(timeout)
 				}
 			}
-			if choice.Delta.Content != "" {
-				result.text += choice.Delta.Content
-				t.filter.write(choice.Delta.Content)
+			if content != "" {
+				result.text += content
+				t.filter.write(content)
 			}
 			calls.add(choice.Delta.ToolCalls)
 			if choice.FinishReason != "" {
 				result.finish = string(choice.FinishReason)
 			}
+		}
+		// A reply past maxReplyBytes ends there, as if the model had hit
+		// its token limit.
+		if len(result.text) > maxReplyBytes {
+			result.finish = string(openai.FinishReasonLength)
+			break
 		}
 	}
 	if result.finish == "" {
@@ -141,6 +151,30 @@ func (t *llmTurn) stream(ctx context.Context, request openai.ChatCompletionReque
 	}
 	result.calls = calls.list()
 	return result, nil
+}
+
+// maxReplyBytes bounds the text of one model reply. Above it, the rest of
+// the stream is not read: a model that runs on must not fill the shop's
+// database or the shopper's screen.
+const maxReplyBytes = 16 << 10
+
+// cleanModelText removes the control characters other than tab and line
+// breaks from model output. PostgreSQL text cannot hold NUL, and the
+// others only garble the widget.
+func cleanModelText(s string) string {
+	if !strings.ContainsFunc(s, isStrayControl) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if isStrayControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func isStrayControl(r rune) bool {
+	return (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f
 }
 
 // toolCallDeltas joins the parts of streamed tool calls. OpenAI sends a
@@ -165,7 +199,7 @@ func (d *toolCallDeltas) add(deltas []openai.ToolCall) {
 		if delta.Function.Name != call.Function.Name {
 			call.Function.Name += delta.Function.Name
 		}
-		call.Function.Arguments += delta.Function.Arguments
+		call.Function.Arguments += cleanModelText(delta.Function.Arguments)
 	}
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	openai "github.com/sashabaranov/go-openai"
 	"math"
 	"strings"
 	"sync/atomic"
@@ -535,5 +536,101 @@ func TestLLMAzureEndpoint(t *testing.T) {
 	req := fake.ChatRequests()[0]
 	if req.Deployment != "sales-gpt" || req.APIVersion != defaultAzureAPIVersion {
 		t.Errorf("request went to deployment %q with api-version %q, want sales-gpt and %s", req.Deployment, req.APIVersion, defaultAzureAPIVersion)
+	}
+}
+
+func TestLLMReplyIsCleanedAndBounded(t *testing.T) {
+	t.Parallel()
+	lb := setupLLM(t, nil)
+	lb.fake.Chat(func(req *openaitest.ChatRequest) []openaitest.Action {
+		if strings.Contains(req.LastUser(), "long") {
+			return []openaitest.Action{openaitest.Text(strings.Repeat("word ", 10000))}
+		}
+		return []openaitest.Action{openaitest.Text("Hello\x00 there\x07, how can I help?")}
+	})
+
+	got := lb.say(t, "hello", PageContext{})
+	if got.reply.Body != "Hello there, how can I help?" {
+		t.Errorf("reply = %q, want the model's text without its control characters", got.reply.Body)
+	}
+	if reqs := lb.fake.ChatRequests(); len(reqs) == 0 || reqs[0].MaxTokens != defaultMaxTokens {
+		t.Errorf("requests did not set max_tokens to %d", defaultMaxTokens)
+	}
+
+	long := lb.say(t, "tell me something long", PageContext{})
+	if n := len(long.reply.Body); n == 0 || n > 2*maxReplyBytes {
+		t.Errorf("a 50,000-byte reply was stored with %d bytes, want it cut near %d", n, maxReplyBytes)
+	}
+}
+
+func TestLLMReplyTimeoutFallsBack(t *testing.T) {
+	t.Parallel()
+	lb := setupLLM(t, func(c *LLMConfig) {
+		c.FirstTokenTimeout = 2 * time.Second
+		c.ReplyTimeout = 500 * time.Millisecond
+	})
+	lb.fake.Chat(func(req *openaitest.ChatRequest) []openaitest.Action {
+		var trickle []openaitest.Action
+		for range 20 {
+			trickle = append(trickle, openaitest.Text(" slowly"), openaitest.Pause(200*time.Millisecond))
+		}
+		return trickle
+	})
+	const text = "how much is shipping to Canada"
+	want := offlineAnswer(t, text, PageContext{})
+
+	start := time.Now()
+	got := lb.say(t, text, PageContext{})
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Errorf("turn took %v, want the 500 ms reply timeout and an offline reply", elapsed)
+	}
+	if got.reply.Body != want {
+		t.Errorf("reply = %q, want the offline agent's %q", got.reply.Body, want)
+	}
+	if n := countEvents(lb.events(t), EventBrainFallback, `"reason": "timeout"`); n != 1 {
+		t.Errorf("recorded %d fallback events for a timeout, want 1", n)
+	}
+}
+
+func TestLLMErrorHidesProviderMessage(t *testing.T) {
+	t.Parallel()
+	err := &llmError{result: llmUnauthorized, status: 401, err: &openai.APIError{
+		Type: "invalid_request_error", Code: "invalid_api_key", HTTPStatusCode: 401,
+		Message: "Incorrect API key provided: Bearer sk-SHOPKEY-999 for my card number is 4111111111111111",
+	}}
+	text := err.Error()
+	for _, secret := range []string{"sk-SHOPKEY-999", "4111111111111111"} {
+		if strings.Contains(text, secret) {
+			t.Errorf("error %q shows %q from the provider's message", text, secret)
+		}
+	}
+	if !strings.Contains(text, "invalid_api_key") || !strings.Contains(text, "401") {
+		t.Errorf("error %q lacks the status and the error code", text)
+	}
+}
+
+func TestCleanModelText(t *testing.T) {
+	t.Parallel()
+	got := cleanModelText("a\x00b\tc\nd\x1fe\x7f")
+	if got != "ab\tc\nde" {
+		t.Errorf("cleanModelText = %q, want control characters other than tab and newline removed", got)
+	}
+}
+
+// TestLLMReasoningKeepsWatchdogQuiet streams a reasoning model's thinking
+// for longer than the first-token timeout before its answer: the thinking
+// shows the model at work, so the answer is the model's.
+func TestLLMReasoningKeepsWatchdogQuiet(t *testing.T) {
+	t.Parallel()
+	lb := setupLLM(t, func(c *LLMConfig) { c.FirstTokenTimeout = 300 * time.Millisecond })
+	lb.fake.Chat(func(req *openaitest.ChatRequest) []openaitest.Action {
+		var actions []openaitest.Action
+		for range 4 {
+			actions = append(actions, openaitest.Reasoning("thinking"), openaitest.Pause(200*time.Millisecond))
+		}
+		return append(actions, openaitest.Text("Hello there, how can I help?"))
+	})
+	if got := lb.say(t, "hello", PageContext{}).reply.Body; got != "Hello there, how can I help?" {
+		t.Errorf("reply = %q, want the reasoning model's answer", got)
 	}
 }

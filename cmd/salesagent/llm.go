@@ -92,6 +92,8 @@ func readModelConfig() (ModelConfig, error) {
 			APIVersion:            os.Getenv("SALESAGENT_LLM_API_VERSION"),
 			ConnectTimeout:        r.duration("SALESAGENT_LLM_CONNECT_TIMEOUT"),
 			FirstTokenTimeout:     r.duration("SALESAGENT_LLM_FIRST_TOKEN_TIMEOUT"),
+			ReplyTimeout:          r.duration("SALESAGENT_LLM_REPLY_TIMEOUT"),
+			MaxTokens:             r.integer("SALESAGENT_LLM_MAX_TOKENS"),
 			MaxToolRounds:         r.integer("SALESAGENT_LLM_MAX_TOOL_ROUNDS"),
 			MaxRetries:            r.integer("SALESAGENT_LLM_MAX_RETRIES"),
 			PricePerMillionInput:  r.number("SALESAGENT_LLM_PRICE_INPUT"),

@@ -16,6 +16,7 @@ const (
 	actDie
 	actUsage
 	actFinish
+	actReasoning
 )
 
 // Action is one step of a scripted reply.
@@ -34,6 +35,12 @@ type Usage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
 	TotalTokens      int `json:"total_tokens"`
+}
+
+// Reasoning sends text in the reasoning_content field of a delta, as
+// reasoning models stream their thinking before the answer.
+func Reasoning(text string) Action {
+	return Action{kind: actReasoning, text: text}
 }
 
 // Text sends content. A streamed reply sends it in chunks of

@@ -16,6 +16,7 @@ type ChatRequest struct {
 	ToolChoice    any            `json:"tool_choice,omitempty"`
 	Stream        bool           `json:"stream"`
 	StreamOptions *StreamOptions `json:"stream_options,omitempty"`
+	MaxTokens     int            `json:"max_tokens,omitempty"`
 
 	// Call numbers the server's chat requests from 1, rejected ones
 	// included, so a script can fail the first call and reply to the next.

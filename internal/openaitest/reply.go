@@ -51,9 +51,10 @@ type chunkChoice struct {
 }
 
 type delta struct {
-	Role      string          `json:"role,omitempty"`
-	Content   *string         `json:"content,omitempty"`
-	ToolCalls []toolCallDelta `json:"tool_calls,omitempty"`
+	Role             string          `json:"role,omitempty"`
+	Content          *string         `json:"content,omitempty"`
+	ReasoningContent string          `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCallDelta `json:"tool_calls,omitempty"`
 }
 
 type toolCallDelta struct {
@@ -100,6 +101,9 @@ func (rw *replyWriter) stream(actions []Action) {
 		case actToolCall:
 			rw.start()
 			rw.sendToolCall(a.call)
+		case actReasoning:
+			rw.start()
+			rw.send(delta{ReasoningContent: a.text})
 		}
 	}
 
