@@ -165,8 +165,10 @@ func TestLLMTurnStreamsDeltasToolAndCard(t *testing.T) {
 	if got, want := collapse(types), "delta,tool,delta,card,message"; got != want {
 		t.Errorf("frame types %v collapse to %s, want %s", types, got, want)
 	}
-	if deltas < 5 {
-		t.Errorf("got %d delta frames, want the model's text in several parts", deltas)
+	// Deltas waiting for the client are joined, so only the tool call is
+	// sure to split the text.
+	if deltas < 2 {
+		t.Errorf("got %d delta frames, want the model's text in parts before and after the tool call", deltas)
 	}
 	if len(tools) != 1 || tools[0].Name != "send_size_guide" || !tools[0].OK || strings.Contains(string(tools[0].Raw), "trail-tee") {
 		t.Errorf("tool frames = %v, want one successful send_size_guide without its arguments", tools)

@@ -14,6 +14,9 @@ type metrics struct {
 	framesOut   *prometheus.CounterVec
 	errors      *prometheus.CounterVec
 	slowDropped prometheus.Counter
+	// deltasMerged counts delta frames joined to a queued delta of the
+	// same turn instead of queued on their own.
+	deltasMerged prometheus.Counter
 }
 
 // knownFrameTypes bounds the type label of the frame counters, so a client
@@ -46,6 +49,10 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 			Name: "salesagent_web_slow_clients_dropped_total",
 			Help: "Sockets closed because the client did not read its frames fast enough.",
 		}),
+		deltasMerged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "salesagent_web_deltas_merged_total",
+			Help: "Delta frames appended to a delta of the same turn still waiting for the client, instead of being queued as frames of their own.",
+		}),
 	}
 	if reg == nil {
 		return m
@@ -55,6 +62,7 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 	m.framesOut = register(reg, m.framesOut, log)
 	m.errors = register(reg, m.errors, log)
 	m.slowDropped = register(reg, m.slowDropped, log)
+	m.deltasMerged = register(reg, m.deltasMerged, log)
 	return m
 }
 

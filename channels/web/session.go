@@ -418,7 +418,7 @@ type emitter struct {
 func (e *emitter) Emit(ctx context.Context, event agent.StreamEvent) error {
 	switch event.Type {
 	case agent.StreamDelta:
-		e.sock.send(FrameDelta, DeltaFrame{Type: FrameDelta, Turn: e.turn, Text: event.Text})
+		e.sock.sendDelta(e.turn, event.Text)
 	case agent.StreamReplace:
 		e.sock.send(FrameReplace, ReplaceFrame{Type: FrameReplace, Turn: e.turn, Text: event.Text})
 	case agent.StreamCard:

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -29,12 +30,39 @@ const (
 // close frame before it drops the connection.
 const closeGrace = 2 * time.Second
 
-// outFrame is one queued write: an encoded frame, or a close frame when
-// closeCode is set.
+// maxMergedDelta is the most text, in bytes, that deltas joined into one
+// queued frame may carry. A single larger delta is sent as it is.
+const maxMergedDelta = 16 << 10
+
+// outFrame is one queued write: an encoded frame, a delta frame, or a close
+// frame when closeCode is set.
 type outFrame struct {
-	data        []byte
+	data []byte
+	// delta is set on a delta frame. It is encoded when the writer takes
+	// it from the queue, so that later deltas of its turn can join it
+	// while it waits.
+	delta       *queuedDelta
 	closeCode   int
 	closeReason string
+}
+
+// queuedDelta is the turn and text of a delta frame waiting in the send
+// queue.
+type queuedDelta struct {
+	turn int
+	text []byte
+}
+
+// encode returns the frame's JSON.
+func (f outFrame) encode() ([]byte, error) {
+	if f.delta == nil {
+		return f.data, nil
+	}
+	data, err := json.Marshal(DeltaFrame{Type: FrameDelta, Turn: f.delta.turn, Text: string(f.delta.text)})
+	if err != nil {
+		return nil, fmt.Errorf("encode delta frame of turn %d: %w", f.delta.turn, err)
+	}
+	return data, nil
 }
 
 // socket is one widget connection. A reader goroutine handles frames and a
@@ -292,10 +320,15 @@ func (sock *socket) flush() bool {
 			}
 			return false
 		}
+		data, err := frame.encode()
+		if err != nil {
+			sock.log.Error("encode frame failed", "conversation_id", sock.convID, "error", err)
+			continue
+		}
 		if err := sock.conn.SetWriteDeadline(deadline); err != nil {
 			return false
 		}
-		if err := sock.conn.WriteMessage(websocket.TextMessage, frame.data); err != nil {
+		if err := sock.conn.WriteMessage(websocket.TextMessage, data); err != nil {
 			sock.log.Debug("socket write failed", "error", err)
 			return false
 		}
@@ -315,6 +348,32 @@ func (sock *socket) send(frameType string, frame any) {
 	}
 }
 
+// sendDelta queues a delta frame of turn. When the last frame waiting in
+// the queue is a delta of the same turn with room left, text is appended
+// to it instead. A burst of small deltas then reaches a slow client as a
+// few larger frames rather than filling the queue.
+func (sock *socket) sendDelta(turn int, text string) {
+	sock.qmu.Lock()
+	if n := len(sock.queue); n > 0 && !sock.closed {
+		last := sock.queue[n-1].delta
+		if last != nil && last.turn == turn && len(last.text)+len(text) <= maxMergedDelta {
+			last.text = append(last.text, text...)
+			sock.qmu.Unlock()
+			sock.srv.metrics.deltasMerged.Inc()
+			return
+		}
+	}
+	sock.qmu.Unlock()
+
+	delta := &queuedDelta{turn: turn, text: []byte(text)}
+	if sock.enqueue(outFrame{delta: delta}) {
+		sock.srv.metrics.frameOut(FrameDelta)
+	}
+}
+
+// enqueue appends frame to the send queue and wakes the writer. It reports
+// false when the socket is closed, or is dropped because SendQueue frames
+// are already waiting.
 func (sock *socket) enqueue(frame outFrame) bool {
 	sock.qmu.Lock()
 	if sock.closed {
