@@ -37,7 +37,8 @@ func (t *llmTurn) complete(ctx context.Context, request openai.ChatCompletionReq
 		}
 
 		t.usage.Requests++
-		result, failure := t.stream(ctx, request)
+		hint := &retryAfter{}
+		result, failure := t.stream(context.WithValue(ctx, retryAfterKey{}, hint), request)
 		if failure == nil {
 			done(nil)
 			b.metrics.request(llmOK)
@@ -50,7 +51,12 @@ func (t *llmTurn) complete(ctx context.Context, request openai.ChatCompletionReq
 		if !failure.retryable() || attempt >= b.config.MaxRetries || result.tokens {
 			return nil, failure
 		}
-		wait := backoff(b.config.RetryBackoff, attempt)
+		// A server that asks for a longer wait than maxRetryAfter gets
+		// none: the offline agent answers this turn instead.
+		wait := max(backoff(b.config.RetryBackoff, attempt), hint.wait)
+		if hint.wait > maxRetryAfter {
+			return nil, failure
+		}
 		b.logger.WarnContext(ctx, "LLM request failed; retrying", "result", failure.result, "status", failure.status,
 			"attempt", attempt+1, "retry_in_ms", wait.Milliseconds())
 		timer := time.NewTimer(wait)
@@ -62,6 +68,9 @@ func (t *llmTurn) complete(ctx context.Context, request openai.ChatCompletionReq
 		}
 	}
 }
+
+// maxRetryAfter is the longest Retry-After a retry waits for.
+const maxRetryAfter = 5 * time.Second
 
 // backoff returns the wait before retry attempt+1: base doubled per
 // earlier attempt, with a random half taken off so clients spread out.

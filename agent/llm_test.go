@@ -634,3 +634,55 @@ func TestLLMReasoningKeepsWatchdogQuiet(t *testing.T) {
 		t.Errorf("reply = %q, want the reasoning model's answer", got)
 	}
 }
+
+func TestLLMRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
+	lb := setupLLM(t, nil)
+	lb.fake.Chat(func(req *openaitest.ChatRequest) []openaitest.Action {
+		switch {
+		case strings.Contains(req.LastUser(), "later") && req.Call == 1:
+			return []openaitest.Action{openaitest.RateLimitedFor(1)}
+		case strings.Contains(req.LastUser(), "busy"):
+			return []openaitest.Action{openaitest.RateLimitedFor(60)}
+		}
+		return []openaitest.Action{openaitest.Text("Hello from the model.")}
+	})
+
+	start := time.Now()
+	got := lb.say(t, "hello later", PageContext{})
+	if elapsed := time.Since(start); elapsed < time.Second {
+		t.Errorf("retried after %v, want the 1 s the server asked for", elapsed)
+	}
+	if got.reply.Body != "Hello from the model." {
+		t.Errorf("reply = %q, want the model's after the retry", got.reply.Body)
+	}
+
+	// A wait too long for a shopper is not taken: the offline agent
+	// answers at once.
+	calls := lb.fake.Calls("POST /v1/chat/completions")
+	start = time.Now()
+	lb.say(t, "hello busy", PageContext{})
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("turn took %v, want no wait for a 60 s Retry-After", elapsed)
+	}
+	if n := lb.fake.Calls("POST /v1/chat/completions") - calls; n != 1 {
+		t.Errorf("made %d requests after a 60 s Retry-After, want 1", n)
+	}
+}
+
+func TestParseRetryAfterHeader(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
+	for value, want := range map[string]time.Duration{
+		"":                              0,
+		"3":                             3 * time.Second,
+		"-1":                            0,
+		"soon":                          0,
+		"Sat, 05 Dec 2026 06:00:10 GMT": 10 * time.Second,
+		"Sat, 05 Dec 2026 05:59:00 GMT": 0,
+	} {
+		if got := parseRetryAfter(value, now); got != want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", value, got, want)
+		}
+	}
+}

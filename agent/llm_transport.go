@@ -3,6 +3,7 @@ package agent
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -30,8 +31,35 @@ func (t drainingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
+	if hint, ok := req.Context().Value(retryAfterKey{}).(*retryAfter); ok {
+		hint.wait = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
 	resp.Body = &drainingBody{ReadCloser: resp.Body}
 	return resp, nil
+}
+
+// retryAfterKey is the context key of a request's *retryAfter.
+type retryAfterKey struct{}
+
+// retryAfter receives the wait that a response's Retry-After header asks
+// for, because go-openai does not pass response headers on.
+type retryAfter struct {
+	wait time.Duration
+}
+
+// parseRetryAfter reads a Retry-After header: seconds, or an HTTP date.
+// It returns 0 for an absent or malformed header.
+func parseRetryAfter(value string, now time.Time) time.Duration {
+	if value == "" {
+		return 0
+	}
+	if seconds, err := strconv.Atoi(value); err == nil && seconds >= 0 {
+		return time.Duration(seconds) * time.Second
+	}
+	if at, err := http.ParseTime(value); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
 }
 
 // drainingBody is a response body that reads up to maxDrainBytes of what

@@ -2,6 +2,7 @@ package openaitest
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -28,6 +29,8 @@ type Action struct {
 	apiError APIError
 	pause    time.Duration
 	usage    Usage
+	// retryAfter is the Retry-After header of a failure, or "".
+	retryAfter string
 }
 
 // Usage is the token usage a reply reports.
@@ -71,6 +74,14 @@ func RateLimited() Action {
 	return Fail(http.StatusTooManyRequests, APIError{
 		Message: "Rate limit reached for requests. Please try again in 1s.", Type: "requests", Code: "rate_limit_exceeded",
 	})
+}
+
+// RateLimitedFor fails with 429 and a Retry-After header of the given
+// whole seconds.
+func RateLimitedFor(seconds int) Action {
+	a := RateLimited()
+	a.retryAfter = strconv.Itoa(seconds)
+	return a
 }
 
 // ServerError fails with 500, as OpenAI does when the model's server

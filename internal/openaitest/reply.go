@@ -169,6 +169,9 @@ func (rw *replyWriter) flush() {
 // started.
 func (rw *replyWriter) fail(a Action) {
 	if !rw.started {
+		if a.retryAfter != "" {
+			rw.w.Header().Set("Retry-After", a.retryAfter)
+		}
 		WriteError(rw.w, a.status, a.apiError)
 		return
 	}
