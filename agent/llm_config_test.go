@@ -143,6 +143,22 @@ func TestToolCallDeltasJoin(t *testing.T) {
 	if len(got) != 2 || got[0].ID != "call_1" || got[1].ID != "x" || got[1].Function.Name != "escalate_to_human" || got[0].Type != openai.ToolTypeFunction {
 		t.Errorf("whole calls joined to %+v", got)
 	}
+
+	// Whole calls with neither index nor id stay apart too.
+	var bare toolCallDeltas
+	bare.add([]openai.ToolCall{call(nil, "", "search_products", `{"query": "tee"}`)})
+	bare.add([]openai.ToolCall{call(nil, "", "send_size_guide", `{"product": "tee"}`)})
+	got = bare.list()
+	if len(got) != 2 || got[0].Function.Name != "search_products" || got[1].Function.Name != "send_size_guide" || got[1].Function.Arguments != `{"product": "tee"}` {
+		t.Errorf("bare whole calls joined to %+v", got)
+	}
+	// A server that repeats the name in each argument piece still makes one call.
+	var repeated toolCallDeltas
+	repeated.add([]openai.ToolCall{call(nil, "", "search_products", `{"que`)})
+	repeated.add([]openai.ToolCall{call(nil, "", "search_products", `ry": "tee"}`)})
+	if got := repeated.list(); len(got) != 1 || got[0].Function.Arguments != `{"query": "tee"}` {
+		t.Errorf("repeated-name deltas joined to %+v", got)
+	}
 }
 
 func TestEstimateTokensAndHistoryBudget(t *testing.T) {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -225,7 +226,12 @@ func (d *toolCallDeltas) slot(delta openai.ToolCall) *openai.ToolCall {
 		d.calls = append(d.calls, openai.ToolCall{})
 		return &d.calls[len(d.calls)-1]
 	}
-	newCall := len(d.calls) == 0 || delta.ID != "" && delta.ID != d.calls[len(d.calls)-1].ID
+	// Without index or id, a delta that names a function after the last
+	// call's arguments form a whole JSON value starts the next call.
+	last := len(d.calls) - 1
+	newCall := len(d.calls) == 0 || delta.ID != "" && delta.ID != d.calls[last].ID ||
+		delta.ID == "" && delta.Function.Name != "" && d.calls[last].Function.Name != "" &&
+			delta.Function.Name != d.calls[last].Function.Name && json.Valid([]byte(d.calls[last].Function.Arguments))
 	if newCall {
 		d.calls = append(d.calls, openai.ToolCall{})
 	}
