@@ -167,6 +167,13 @@ func (t *llmTurn) run(ctx context.Context) (*Reply, error) {
 		}
 	}
 	t.filter.flush()
+	if t.filter.text() == "" && len(t.results) > 0 {
+		// A model that ends its tool rounds without words still had the
+		// tools act: the last outcome is relayed rather than replaced by
+		// an offline answer that knows nothing of it.
+		t.filter.write(t.results[len(t.results)-1].Text)
+		t.filter.flush()
+	}
 	if t.filter.text() == "" {
 		return nil, errors.New("the model returned an empty reply")
 	}

@@ -686,3 +686,28 @@ func TestParseRetryAfterHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestLLMEmptyReplyAfterToolsRelaysTheirOutcome has the model save the
+// cart and then say nothing: the reply states the saved cart rather than
+// an offline answer that knows nothing of it.
+func TestLLMEmptyReplyAfterToolsRelaysTheirOutcome(t *testing.T) {
+	t.Parallel()
+	lb := setupLLM(t, nil)
+	lb.fake.Chat(func(req *openaitest.ChatRequest) []openaitest.Action {
+		if _, done := req.ToolResult("save_cart"); done {
+			return nil
+		}
+		return []openaitest.Action{openaitest.CallTool("save_cart", `{"items": [{"sku": "SRJ-BLU-S", "qty": 1}]}`)}
+	})
+
+	got := lb.say(t, "please save my cart", PageContext{})
+	if cardOf(got.reply, salesagent.CardCart) == nil {
+		t.Errorf("reply %q has no cart card", got.reply.Body)
+	}
+	if strings.Contains(got.reply.Body, "cart is empty") || !strings.Contains(strings.ToLower(got.reply.Body), "cart") {
+		t.Errorf("reply = %q, want the saved cart's outcome", got.reply.Body)
+	}
+	if n := countEvents(lb.events(t), EventBrainFallback, ""); n != 0 {
+		t.Errorf("recorded %d fallback events, want none", n)
+	}
+}
