@@ -276,6 +276,7 @@ func (t *llmTurn) guard(ctx context.Context, reply *Reply) (*Reply, error) {
 		return reply, nil
 	}
 	bad := newEvidence(t.evidence...).unsupported(reply.Text)
+	bad = append(bad, t.misattributedPrices(reply.Text, bad)...)
 	if len(bad) == 0 {
 		return reply, nil
 	}

@@ -711,3 +711,34 @@ func TestLLMEmptyReplyAfterToolsRelaysTheirOutcome(t *testing.T) {
 		t.Errorf("recorded %d fallback events, want none", n)
 	}
 }
+
+// TestGuardChecksPriceOfTheNamedProduct has the model search for tees,
+// so the Merino Tee's $34.00 is in the evidence, and then state it as the
+// jacket's price. Only the check against the named product's own prices
+// catches that. Both products' right prices in one sentence pass.
+func TestGuardChecksPriceOfTheNamedProduct(t *testing.T) {
+	t.Parallel()
+	lb := setupLLM(t, nil)
+	lb.fake.Chat(func(req *openaitest.ChatRequest) []openaitest.Action {
+		if _, searched := req.ToolResult("search_products"); !searched {
+			return []openaitest.Action{openaitest.CallTool("search_products", `{"query": "merino tee"}`)}
+		}
+		if strings.Contains(req.LastUser(), "deal") {
+			return []openaitest.Action{openaitest.Text("Good news: the Summit Rain Jacket is on sale for $34.00. It packs into its own chest pocket. It is waterproof. It is breathable.")}
+		}
+		return []openaitest.Action{openaitest.Text("The Summit Rain Jacket is $89.00, and the Merino Tee is $34.00.")}
+	})
+
+	got := lb.say(t, "any deal on this jacket?", jacketPage)
+	if strings.Contains(got.reply.Body, "$34.00") {
+		t.Errorf("reply = %q, want the tee's price removed from the jacket", got.reply.Body)
+	}
+	if n := countEvents(lb.events(t), EventGroundingCorrected, `$34.00`); n != 1 {
+		t.Errorf("recorded %d grounding_corrected events naming $34.00, want 1", n)
+	}
+
+	fine := lb.say(t, "how much are they?", jacketPage)
+	if fine.reply.Body != "The Summit Rain Jacket is $89.00, and the Merino Tee is $34.00." {
+		t.Errorf("reply = %q, want the model's correct prices kept", fine.reply.Body)
+	}
+}
