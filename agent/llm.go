@@ -89,7 +89,7 @@ func (b *LLMBrain) Respond(ctx context.Context, turn *Turn, tools *Toolbox, out 
 	}}
 
 	// The reply timeout leaves the rest of the turn's time to the offline
-	// agent, which answers when the model is too slow.
+	// agent, which replies when the model is too slow.
 	replyCtx, cancel := context.WithTimeoutCause(ctx, b.config.ReplyTimeout, errReplyTimeout)
 	defer cancel()
 	reply, err := t.run(replyCtx)
@@ -168,9 +168,8 @@ func (t *llmTurn) run(ctx context.Context) (*Reply, error) {
 	}
 	t.filter.flush()
 	if t.filter.text() == "" && len(t.results) > 0 {
-		// A model that ends its tool rounds without words still had the
-		// tools act: the last outcome is relayed rather than replaced by
-		// an offline answer that knows nothing of it.
+		// The tools acted even when the model ends without text, so the
+		// last tool result is relayed. An offline reply would ignore it.
 		t.filter.write(t.results[len(t.results)-1].Text)
 		t.filter.flush()
 	}

@@ -66,7 +66,7 @@ type LLMConfig struct {
 	// a response, and then for each later chunk; 0 means 20 s.
 	FirstTokenTimeout time.Duration
 	// ReplyTimeout bounds the LLM's whole part of a turn, every round and
-	// retry; 0 means 60 s. When it passes, the offline agent answers.
+	// retry included; 0 means 60 s. After it, the offline agent replies.
 	ReplyTimeout time.Duration
 	// MaxTokens is the most completion tokens one response may use; 0
 	// means 800.

@@ -52,8 +52,8 @@ func (t *llmTurn) complete(ctx context.Context, request openai.ChatCompletionReq
 		if !failure.retryable() || attempt >= b.config.MaxRetries || result.tokens {
 			return nil, failure
 		}
-		// A server that asks for a longer wait than maxRetryAfter gets
-		// none: the offline agent answers this turn instead.
+		// A Retry-After above maxRetryAfter is not waited for, so the
+		// offline agent replies in this turn instead.
 		wait := max(backoff(b.config.RetryBackoff, attempt), hint.wait)
 		if hint.wait > maxRetryAfter {
 			return nil, failure
@@ -132,8 +132,8 @@ func (t *llmTurn) stream(ctx context.Context, request openai.ChatCompletionReque
 				continue
 			}
 			content := cleanModelText(choice.Delta.Content)
-			// A reasoning model's thinking shows the model at work, so it
-			// keeps the watchdog from firing, though the shopper sees none.
+			// A reasoning model's thinking resets the watchdog too, although
+			// none of it is shown to the shopper.
 			if content != "" || len(choice.Delta.ToolCalls) > 0 || choice.Delta.ReasoningContent != "" {
 				if !result.tokens {
 					result.tokens = true

@@ -618,8 +618,8 @@ func TestCleanModelText(t *testing.T) {
 }
 
 // TestLLMReasoningKeepsWatchdogQuiet streams a reasoning model's thinking
-// for longer than the first-token timeout before its answer: the thinking
-// shows the model at work, so the answer is the model's.
+// for longer than the first-token timeout before its text. The stored
+// reply must be the model's, not the offline agent's.
 func TestLLMReasoningKeepsWatchdogQuiet(t *testing.T) {
 	t.Parallel()
 	lb := setupLLM(t, func(c *LLMConfig) { c.FirstTokenTimeout = 300 * time.Millisecond })
@@ -657,8 +657,8 @@ func TestLLMRetryAfterIsHonoured(t *testing.T) {
 		t.Errorf("reply = %q, want the model's after the retry", got.reply.Body)
 	}
 
-	// A wait too long for a shopper is not taken: the offline agent
-	// answers at once.
+	// A wait too long for a shopper is not taken, and the offline agent
+	// replies at once.
 	calls := lb.fake.Calls("POST /v1/chat/completions")
 	start = time.Now()
 	lb.say(t, "hello busy", PageContext{})
@@ -688,8 +688,8 @@ func TestParseRetryAfterHeader(t *testing.T) {
 }
 
 // TestLLMEmptyReplyAfterToolsRelaysTheirOutcome has the model save the
-// cart and then say nothing: the reply states the saved cart rather than
-// an offline answer that knows nothing of it.
+// cart and then return no text. The reply must state the saved cart, not
+// the offline agent's "your cart is empty".
 func TestLLMEmptyReplyAfterToolsRelaysTheirOutcome(t *testing.T) {
 	t.Parallel()
 	lb := setupLLM(t, nil)

@@ -41,8 +41,8 @@ func (t drainingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // retryAfterKey is the context key of a request's *retryAfter.
 type retryAfterKey struct{}
 
-// retryAfter receives the wait that a response's Retry-After header asks
-// for, because go-openai does not pass response headers on.
+// retryAfter holds the wait of a response's Retry-After header, which
+// go-openai does not pass on.
 type retryAfter struct {
 	wait time.Duration
 }

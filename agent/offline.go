@@ -39,7 +39,7 @@ func (OfflineBrain) Respond(ctx context.Context, turn *Turn, tools *Toolbox, out
 // askOrderNumber in the history to treat the next message as the number.
 const (
 	askOrderNumber = "Which order is it? Please give me the order number from your confirmation email."
-	// offerOrderLookup follows an answer on how tracking works.
+	// offerOrderLookup follows the FAQ quote on how tracking works.
 	offerOrderLookup = "If you tell me your order number, I can look it up for you."
 	offerPerson      = "I can also connect you with a person from our team."
 )
@@ -234,8 +234,8 @@ func (c *composer) compose(ctx context.Context) error {
 	}
 
 	if turn.HasNeed(NeedThanks) {
-		// "Thanks! One more: ..." gets its answer without a closing line
-		// after it.
+		// "Thanks! One more: ..." gets the reply to its question and no
+		// closing line.
 		if !c.grounded || social == len(needs) {
 			c.say("You're welcome! Is there anything else I can help with?")
 		}
@@ -378,8 +378,8 @@ func (c *composer) orderStatus(ctx context.Context) error {
 		}
 	}
 	if number == "" {
-		// "How do I track my order?" asks how tracking works, which the
-		// shop's FAQ may answer, before it asks for one order.
+		// "How do I track my order?" is about tracking in general, so the
+		// shop's FAQ on it is quoted before an order number is requested.
 		if howToPattern.MatchString(c.turn.Message.Body) {
 			if best, ok := bestPassage(c.turn.Hits, c.turn.Message.Body, "", policyKinds...); ok && headedWith(best, c.turn.Message.Body) {
 				c.quote(best)
@@ -627,7 +627,7 @@ func (c *composer) describe(p *salesagent.Product, message string) bool {
 var greetingPattern = regexp.MustCompile(`(?i)\A[\s,.!?]*(?:hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening|day))\b(?:\s+(?:there|all|team|folks|guys|everyone))?[\s,.!?]*`)
 
 // onlyGreeting reports whether message is a greeting with nothing after
-// it, so that "hi do you have tents" gets an answer about tents rather
+// it. "hi do you have tents" is not, so it gets a product search rather
 // than only the introduction.
 func onlyGreeting(message string) bool {
 	rest := greetingPattern.ReplaceAllString(message, "")
@@ -669,7 +669,7 @@ func namesOtherThing(p *salesagent.Product, message string, hits []retrieval.Hit
 	own := setOf(contentStems(productText(p)))
 	for s := range setOf(contentStems(message)) {
 		// An attribute that p's text states in its own words, such as
-		// "waterproof" of a tent with taped seams, asks about p.
+		// "waterproof" of a tent with taped seams, refers to p.
 		if own[s] || genericWords[s] || colourStems[s] || overlap(attributeCues[s], own) > 0 {
 			continue
 		}

@@ -12,9 +12,9 @@ import (
 // holds, as "what's in my cart?" or "show me my basket".
 var cartContentsPattern = regexp.MustCompile(`(?i)\b(?:what(?:'s| is| do i have)?|which (?:items|products)|show(?: me)?|list|check)\b[^.?!]*\b(?:in )?my (?:cart|basket|bag)\b|\bmy (?:cart|basket|bag)(?:'s)? total\b`)
 
-// cartContents answers a question about the cart the widget sent with the
-// message: its lines with their prices, and the total. It reports false
-// when the message asks nothing about the cart.
+// cartContents lists the cart that the widget sent with the message, with
+// the line prices and the total. It reports false when the message is not
+// a question about the cart.
 func (c *composer) cartContents(ctx context.Context) (bool, error) {
 	if !cartContentsPattern.MatchString(c.turn.Message.Body) {
 		return false, nil

@@ -55,9 +55,8 @@ func (c *composer) adjustNeeds(needs []Need) []Need {
 	if len(c.ambiguous) > 0 && !variantNeed {
 		needs = append(needs, NeedStock)
 	}
-	// "Do you have the Cabin hoodie in size M?" asks whether M is
-	// available, not which size fits, so it gets stock rather than the
-	// size guide.
+	// "Do you have the Cabin hoodie in size M?" is about the stock of M,
+	// not about fit, so it gets stock rather than the size guide.
 	if c.product != nil && slices.Contains(needs, NeedSizing) && availabilityPattern.MatchString(c.turn.Message.Body) &&
 		!sizingAdvicePattern.MatchString(c.turn.Message.Body) {
 		needs = withoutNeed(needs, NeedSizing)

@@ -37,6 +37,18 @@ func (f *fakeResumer) snapshot() []resumeCall {
 	return append([]resumeCall(nil), f.calls...)
 }
 
+// claimedByDana starts a console with cfg, escalates a conversation and
+// has the operator Dana log in and claim it.
+func claimedByDana(t *testing.T, cfg Config) (*fixture, *salesagent.Conversation, *client) {
+	t.Helper()
+	f := newFixture(t, cfg)
+	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "wants to cancel")
+	dana := newClient(t, f.srv.URL)
+	dana.login(f.shop.Slug, "dana@example.com", testPassword)
+	dana.expect(http.StatusOK, "POST", "/console/api/conversations/"+itoa(conv.ID)+"/claim", nil, nil)
+	return f, conv, dana
+}
+
 // handBackResponse is the decoded body of a successful handback.
 type handBackResponse struct {
 	Status  string             `json:"status"`
@@ -46,13 +58,8 @@ type handBackResponse struct {
 
 func TestHandBackResumesHeldShopperMessage(t *testing.T) {
 	resumer := &fakeResumer{}
-	f := newFixture(t, Config{Resumers: map[string]Resumer{salesagent.ChannelWeb: resumer}})
-	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "wants to cancel")
+	f, conv, dana := claimedByDana(t, Config{Resumers: map[string]Resumer{salesagent.ChannelWeb: resumer}})
 	path := "/console/api/conversations/" + itoa(conv.ID)
-	dana := newClient(t, f.srv.URL)
-	dana.login(f.shop.Slug, "dana@example.com", testPassword)
-
-	dana.expect(http.StatusOK, "POST", path+"/claim", nil, nil)
 	held := appendMessage(t, f.db, f.shop, conv.ID, salesagent.RoleShopper, "Is anyone there?")
 	// An internal note is no reply to the shopper.
 	dana.expect(http.StatusCreated, "POST", path+"/note", map[string]string{"text": "checking the order"}, nil)
@@ -78,7 +85,7 @@ func TestHandBackResumesHeldShopperMessage(t *testing.T) {
 	}
 
 	// A second handback of a conversation no one holds is a conflict and
-	// starts no second answer.
+	// starts no second reply.
 	dana.expect(http.StatusConflict, "POST", path+"/handback", nil, nil)
 	if n := len(resumer.snapshot()); n != 1 {
 		t.Errorf("resumer called %d times after a repeated handback, want once", n)
@@ -87,13 +94,8 @@ func TestHandBackResumesHeldShopperMessage(t *testing.T) {
 
 func TestHandBackAfterOperatorReplyResumesNothing(t *testing.T) {
 	resumer := &fakeResumer{}
-	f := newFixture(t, Config{Resumers: map[string]Resumer{salesagent.ChannelWeb: resumer}})
-	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "wants to cancel")
+	f, conv, dana := claimedByDana(t, Config{Resumers: map[string]Resumer{salesagent.ChannelWeb: resumer}})
 	path := "/console/api/conversations/" + itoa(conv.ID)
-	dana := newClient(t, f.srv.URL)
-	dana.login(f.shop.Slug, "dana@example.com", testPassword)
-
-	dana.expect(http.StatusOK, "POST", path+"/claim", nil, nil)
 	appendMessage(t, f.db, f.shop, conv.ID, salesagent.RoleShopper, "Is anyone there?")
 	dana.expect(http.StatusCreated, "POST", path+"/reply", map[string]string{"text": "Yes, it is cancelled."}, nil)
 
@@ -116,14 +118,9 @@ func TestHandBackAfterOperatorReplyResumesNothing(t *testing.T) {
 
 func TestHandBackSucceedsWhenResumeFails(t *testing.T) {
 	resumer := &fakeResumer{err: errors.New("turn queue unavailable")}
-	f := newFixture(t, Config{Resumers: map[string]Resumer{salesagent.ChannelWeb: resumer}})
+	f, conv, dana := claimedByDana(t, Config{Resumers: map[string]Resumer{salesagent.ChannelWeb: resumer}})
 	ctx := context.Background()
-	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "wants to cancel")
 	path := "/console/api/conversations/" + itoa(conv.ID)
-	dana := newClient(t, f.srv.URL)
-	dana.login(f.shop.Slug, "dana@example.com", testPassword)
-
-	dana.expect(http.StatusOK, "POST", path+"/claim", nil, nil)
 	appendMessage(t, f.db, f.shop, conv.ID, salesagent.RoleShopper, "Hello?")
 	var handedBack handBackResponse
 	dana.expect(http.StatusOK, "POST", path+"/handback", nil, &handedBack)
@@ -146,13 +143,8 @@ func TestHandBackSucceedsWhenResumeFails(t *testing.T) {
 }
 
 func TestHandBackWithoutResumerReportsFailure(t *testing.T) {
-	f := newFixture(t, Config{})
-	conv := escalatedConversation(t, f.db, f.shop, "cancel order", "wants to cancel")
+	f, conv, dana := claimedByDana(t, Config{})
 	path := "/console/api/conversations/" + itoa(conv.ID)
-	dana := newClient(t, f.srv.URL)
-	dana.login(f.shop.Slug, "dana@example.com", testPassword)
-
-	dana.expect(http.StatusOK, "POST", path+"/claim", nil, nil)
 	appendMessage(t, f.db, f.shop, conv.ID, salesagent.RoleShopper, "Hello?")
 	var handedBack handBackResponse
 	dana.expect(http.StatusOK, "POST", path+"/handback", nil, &handedBack)

@@ -37,8 +37,8 @@ var metadataHosts = []string{"metadata", "metadata.google.internal", "metadata.g
 func blockedReason(addr netip.Addr) string {
 	addr = addr.Unmap()
 	if embedded, ok := embeddedIPv4(addr); ok {
-		if why := blockedReason(embedded); why != "" {
-			return why
+		if reason := blockedReason(embedded); reason != "" {
+			return reason
 		}
 	}
 	switch {
@@ -97,12 +97,12 @@ func CheckWebhookURL(raw string) (*url.URL, error) {
 	// Ideographic and full-width full stops separate labels as "." does.
 	host := strings.NewReplacer("\u3002", ".", "\uff0e", ".", "\uff61", ".").Replace(u.Hostname())
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	invalid := func(why string) error {
-		return fmt.Errorf("invalid handoff webhook URL %q: %s is %s; use the receiver's own address", raw, u.Hostname(), why)
+	invalid := func(reason string) error {
+		return fmt.Errorf("invalid handoff webhook URL %q: %s is %s; use the receiver's own address", raw, u.Hostname(), reason)
 	}
 	if addr, err := netip.ParseAddr(host); err == nil {
-		if why := blockedReason(addr); why != "" {
-			return nil, invalid(why)
+		if reason := blockedReason(addr); reason != "" {
+			return nil, invalid(reason)
 		}
 		return u, nil
 	}
@@ -127,8 +127,8 @@ func blockDialControl(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("handoff webhook: invalid address %q: %w", address, err)
 	}
-	if why := blockedReason(addr); why != "" {
-		return fmt.Errorf("handoff webhook: blocked the connection to %s, %s", host, why)
+	if reason := blockedReason(addr); reason != "" {
+		return fmt.Errorf("handoff webhook: blocked the connection to %s, %s", host, reason)
 	}
 	return nil
 }

@@ -369,8 +369,8 @@
 
   $("claim").addEventListener("click", function () { act("/claim").catch(function () {}); });
   $("handback").addEventListener("click", function () {
-    // The agent answers a shopper message left without a reply. When it
-    // cannot start, the console asks the operator to reply instead.
+    // The agent replies to a shopper message left without a reply. When
+    // that cannot start, the operator is shown a request to reply.
     act("/handback").then(function (data) {
       if (data && data.resume === "failed") {
         $("action-error").textContent = "The agent could not start a reply to the shopper's last message. Please answer it yourself.";

@@ -897,8 +897,8 @@ func TestCloseWarnsOnlyWhenTurnsAreCancelled(t *testing.T) {
 }
 
 // TestMessageToDeletedShopEndsTheChat deletes the shop while its widget is
-// connected: the next message gets a fatal error that says to reload,
-// without internal ids, rather than one the shopper could retry forever.
+// connected. The next message must get a fatal error asking to reload,
+// without internal ids, so that the shopper does not retry forever.
 func TestMessageToDeletedShopEndsTheChat(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -40,7 +40,8 @@ type wireOrder struct {
 // value is kept as its JSON text, so an odd field cannot drop the order.
 type wireNumber string
 
-// UnmarshalJSON implements json.Unmarshaler and never fails.
+// UnmarshalJSON implements json.Unmarshaler. It returns no error, so that
+// an odd value is kept as its raw text.
 func (n *wireNumber) UnmarshalJSON(b []byte) error {
 	var s string
 	switch {

@@ -93,7 +93,8 @@ func TestResumeAnswersHeldMessageAfterHandBack(t *testing.T) {
 		t.Errorf("%d inbound turns not done, want all done", n)
 	}
 
-	// Once answered, a resume queues no job and sends nothing.
+	// Once the message has a reply, a resume queues no job and sends
+	// nothing.
 	sentBefore := len(b.graph.sent())
 	if err := resumer.Resume(ctx, b.shop, conv, question); err != nil {
 		t.Fatalf("resume of an answered message: %v", err)

@@ -180,7 +180,7 @@ func TestBrowserHandoffAcrossProcesses(t *testing.T) {
 		browsertest.Poll(`document.title === "(1) salesagent console"`),
 		chromedp.Click(chromedp.CSS(`#queue-list li a`)),
 		browsertest.Poll(consoleHas("shopper", "talk to a person")),
-		// Before taking it over, the console says why replying is off.
+		// Before the takeover, the console shows why replying is off.
 		browsertest.Poll(`!document.getElementById("reply-hint").hidden && document.getElementById("reply-hint").textContent.includes("Take the conversation over")`),
 		chromedp.Click(chromedp.CSS("#claim")),
 		browsertest.Poll(`document.getElementById("conversation-status").textContent === "Held by Ana"`),

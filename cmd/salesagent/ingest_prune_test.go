@@ -284,10 +284,10 @@ func TestShopListReplacesControlCharacters(t *testing.T) {
 	}
 }
 
-// TestIngestGuestOrderWithoutCustomerCanBeLookedUp loads a guest order
+// TestIngestGuestOrderGetsCustomer loads a guest order
 // whose email no customer has: the guest becomes a customer known by that
 // email, so the order belongs to them.
-func TestIngestGuestOrderWithoutCustomerCanBeLookedUp(t *testing.T) {
+func TestIngestGuestOrderGetsCustomer(t *testing.T) {
 	dir := t.TempDir()
 	orders := filepath.Join(dir, "orders.json")
 	if err := os.WriteFile(orders, []byte(`[{"id": 6, "number": "806", "order_key": "k", "status": "processing", "customer_id": 0,

@@ -41,7 +41,7 @@ type Usage struct {
 }
 
 // Reasoning sends text in the reasoning_content field of a delta, as
-// reasoning models stream their thinking before the answer.
+// reasoning models stream their thinking before their content.
 func Reasoning(text string) Action {
 	return Action{kind: actReasoning, text: text}
 }

@@ -68,21 +68,13 @@ func parseFAQJSON(name string, data []byte) (*Batch, []RowError, error) {
 		batch.addDocument(at, doc)
 	}
 
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
+	dec, isArray, err := openTopLevel(data, add,
+		errors.New(`expected a JSON object or array of FAQ entries (fix: use {"questions": [{"question": "...", "answer": "..."}]})`))
 	if err != nil {
-		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+		return nil, nil, err
 	}
-
-	switch tok {
-	case json.Delim('['):
-		if err := eachArrayItem(dec, "", add); err != nil {
-			return nil, nil, err
-		}
+	if isArray {
 		return batch, rowErrs, nil
-	case json.Delim('{'):
-	default:
-		return nil, nil, errors.New(`expected a JSON object or array of FAQ entries (fix: use {"questions": [{"question": "...", "answer": "..."}]})`)
 	}
 
 	found := false

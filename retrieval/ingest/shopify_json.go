@@ -76,21 +76,12 @@ func parseShopifyJSON(name string, data []byte) (*Batch, []RowError, error) {
 		}
 	}
 
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
+	dec, isArray, err := openTopLevel(data, add, errors.New("expected a JSON object or array of products (fix: export products.json from Shopify)"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+		return nil, nil, err
 	}
-
-	switch tok {
-	case json.Delim('['):
-		if err := eachArrayItem(dec, "", add); err != nil {
-			return nil, nil, err
-		}
+	if isArray {
 		return batch, rowErrs, nil
-	case json.Delim('{'):
-	default:
-		return nil, nil, errors.New("expected a JSON object or array of products (fix: export products.json from Shopify)")
 	}
 
 	bare := true
@@ -129,6 +120,25 @@ func parseShopifyJSON(name string, data []byte) (*Batch, []RowError, error) {
 		add(data, 0, "")
 	}
 	return batch, rowErrs, nil
+}
+
+// openTopLevel reads the first token of a JSON file. It passes an array's
+// items to item and sets isArray. For an object, it returns the decoder
+// positioned after the "{" for the caller to read the members. Any other
+// value gives the error notListOrObject.
+func openTopLevel(data []byte, item func(raw json.RawMessage, offset int, path string), notListOrObject error) (dec *json.Decoder, isArray bool, err error) {
+	dec = json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, false, fmt.Errorf("invalid JSON: %w", err)
+	}
+	switch tok {
+	case json.Delim('['):
+		return dec, true, eachArrayItem(dec, "", item)
+	case json.Delim('{'):
+		return dec, false, nil
+	}
+	return nil, false, notListOrObject
 }
 
 // expectDelim reads the next token and checks that it is want.

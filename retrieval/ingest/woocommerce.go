@@ -107,20 +107,13 @@ func parseWooCommerceJSON(name string, data []byte) (*Batch, []RowError, error) 
 		rowErrs = append(rowErrs, addWooItem(batch, raw, at, path)...)
 	}
 
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
+	_, isArray, err := openTopLevel(data, add,
+		errors.New("expected a JSON object or array of WooCommerce products, customers or orders (fix: save the body of a WooCommerce REST API v3 response)"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
+		return nil, nil, err
 	}
-	switch tok {
-	case json.Delim('['):
-		if err := eachArrayItem(dec, "", add); err != nil {
-			return nil, nil, err
-		}
-	case json.Delim('{'):
+	if !isArray {
 		add(data, 0, "")
-	default:
-		return nil, nil, errors.New("expected a JSON object or array of WooCommerce products, customers or orders (fix: save the body of a WooCommerce REST API v3 response)")
 	}
 	return batch, rowErrs, nil
 }
