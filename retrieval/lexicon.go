@@ -38,6 +38,12 @@ type lexicon struct {
 	byLength map[int][]string
 	// synonyms is the shop's synonym rules, nil when it has none.
 	synonyms *synonymSet
+	// embedder is the shop's active embedder when the lexicon was read,
+	// "" if the shop was not found. A query parsed in Go (see
+	// parseTextQuery) searches with it, so for up to LexiconMaxAge after
+	// a switch of embedder completes, such searches still use the previous
+	// embedder's vectors, which the switch keeps.
+	embedder string
 	loaded   time.Time
 
 	// scans caches, per filter (its SQL and arguments), whether vector
@@ -98,9 +104,13 @@ func loadLexicon(ctx context.Context, db *postgres.DB, shopID int64) (*lexicon, 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read lexicon of shop %d: %w", shopID, err)
 	}
-	err = db.Pool.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE shop_id = $1`, shopID).Scan(&lex.chunks)
+	var embedder *string
+	err = db.Pool.QueryRow(ctx, `SELECT count(*), (SELECT embedder FROM shops WHERE id = $1) FROM chunks WHERE shop_id = $1`, shopID).Scan(&lex.chunks, &embedder)
 	if err != nil {
 		return nil, fmt.Errorf("count chunks of shop %d: %w", shopID, err)
+	}
+	if embedder != nil {
+		lex.embedder = *embedder
 	}
 	if lex.synonyms, err = loadSynonyms(ctx, db, shopID); err != nil {
 		return nil, err

@@ -64,6 +64,7 @@ type Searcher struct {
 	db        *postgres.DB
 	embedders map[string]Embedder
 	lexicons  *lexiconCache
+	lexemes   *lexemeCache
 }
 
 // validEmbedderName matches the embedder names NewSearcher accepts. The name
@@ -76,7 +77,7 @@ var validEmbedderName = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,100}$`)
 // with the same name replaces it. It panics on an embedder name with
 // characters other than letters, digits and "._:-", a programming error.
 func NewSearcher(db *postgres.DB, embedders ...Embedder) *Searcher {
-	return &Searcher{db: db, embedders: embedderSet(embedders), lexicons: newLexiconCache(db)}
+	return &Searcher{db: db, embedders: embedderSet(embedders), lexicons: newLexiconCache(db), lexemes: newLexemeCache()}
 }
 
 // Search returns the chunks of the shop that best match q, best first,
@@ -122,7 +123,7 @@ func (s *Searcher) Alternatives(ctx context.Context, shop *salesagent.Shop, text
 	if err != nil {
 		return nil, fmt.Errorf("search shop %d: %w", shop.ID, err)
 	}
-	tq, err := parseTextQuery(ctx, s.db.Pool, shop.ID, text, lex)
+	tq, err := parseTextQuery(ctx, s.db.Pool, s.lexemes, shop.ID, text, lex)
 	if err != nil {
 		return nil, fmt.Errorf("parse full-text query: %w", err)
 	}
@@ -157,7 +158,7 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 	var tq textQuery
 	var embedder Embedder
 	if useText {
-		if tq, err = parseTextQuery(ctx, s.db.Pool, shop.ID, q.Text, lex); err != nil {
+		if tq, err = parseTextQuery(ctx, s.db.Pool, s.lexemes, shop.ID, q.Text, lex); err != nil {
 			return nil, fmt.Errorf("search shop %d: parse full-text query: %w", shop.ID, err)
 		}
 		if !useVector {

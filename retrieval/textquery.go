@@ -95,35 +95,54 @@ func SplitExclusions(text string) (included, excluded []string) {
 //   - a word or phrase that the shop's synonyms list adds its synonyms at
 //     a lower weight (see addSynonyms): "sneakers" finds "trainers".
 //
-// The same round trip reads the shop's active embedder, which hybrid
-// search needs next; a missing shop is an ENOTFOUND error.
-func parseTextQuery(ctx context.Context, db rowQuerier, shopID int64, text string, lex *lexicon) (textQuery, error) {
+// A query of plain words that are all in the lexeme cache, the usual case,
+// is parsed in Go with the same result (see parsePlain), and the shop's
+// embedder comes from its lexicon. Otherwise PostgreSQL parses it, which
+// adds its words to the cache, and the same round trip reads the shop's
+// active embedder, which hybrid search needs next. A missing shop is then
+// an ENOTFOUND error.
+func parseTextQuery(ctx context.Context, db rowQuerier, lexemes *lexemeCache, shopID int64, text string, lex *lexicon) (textQuery, error) {
 	include, exclude := SplitExclusions(text)
-	// The last two columns list the included lexemes again, in order of
-	// position, for matching synonyms of several words.
-	var lexemes, excluded, ordered []string
-	var positions []int
+	includeText, excludeText := strings.Join(include, " "), strings.Join(exclude, " ")
+	if lex.embedder != "" {
+		in, inOK := lexemes.parsePlain(includeText)
+		out, outOK := lexemes.parsePlain(excludeText)
+		if inOK && outOK {
+			return newTextQuery(in, out.lexemes, lex.embedder, include, lex), nil
+		}
+	}
+
+	// The third and fourth columns list the included lexemes again, in
+	// order of position, for matching synonyms of several words.
+	var in parsedText
+	var excluded []string
 	var embedder *string
 	err := db.QueryRow(ctx, `SELECT tsvector_to_array(to_tsvector('english', $1)), tsvector_to_array(to_tsvector('english', $2)),
 			ARRAY(SELECT u.lexeme FROM unnest(to_tsvector('english', $1)) u, unnest(u.positions) p ORDER BY p),
 			ARRAY(SELECT p::int FROM unnest(to_tsvector('english', $1)) u, unnest(u.positions) p ORDER BY p),
 			(SELECT embedder FROM shops WHERE id = $3)`,
-		strings.Join(include, " "), strings.Join(exclude, " "), shopID).Scan(&lexemes, &excluded, &ordered, &positions, &embedder)
+		includeText, excludeText, shopID).Scan(&in.lexemes, &excluded, &in.ordered, &in.positions, &embedder)
 	if err != nil {
 		return textQuery{}, err
 	}
 	if embedder == nil {
 		return textQuery{}, salesagent.Errorf(salesagent.ENOTFOUND, "shop %d not found", shopID)
 	}
+	lexemes.learn(includeText, in)
+	return newTextQuery(in, excluded, *embedder, include, lex), nil
+}
 
-	tq := textQuery{exclude: excluded, embedder: *embedder}
-	for _, l := range lexemes {
+// newTextQuery weighs the parsed words of a query against the shop's
+// lexicon.
+func newTextQuery(in parsedText, excluded []string, embedder string, include []string, lex *lexicon) textQuery {
+	tq := textQuery{exclude: excluded, embedder: embedder}
+	for _, l := range in.lexemes {
 		tq.groups = append(tq.groups, lex.group(l))
 	}
-	tq.addSynonyms(newTokenSeq(ordered, positions), lex)
+	tq.addSynonyms(newTokenSeq(in.ordered, in.positions), lex)
 	tq.excludeSynonyms(lex)
 	tq.addJoined(include, lex)
-	return tq, nil
+	return tq
 }
 
 // group weighs one lexeme of the query, with its correction when the shop
