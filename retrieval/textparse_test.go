@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/internal/shareddata"
 	"github.com/salesagent/salesagent/postgres"
 	"github.com/salesagent/salesagent/postgres/pgtest"
@@ -194,5 +197,50 @@ func TestLexemeCacheLearn(t *testing.T) {
 	c.learn("boots shoes", parsedText{lexemes: []string{"boot"}, ordered: []string{"boot"}, positions: []int{3}})
 	if _, ok := c.parsePlain("boots"); ok {
 		t.Error("the cache learned from a parse whose positions do not match the words")
+	}
+}
+
+// failingQuerier fails the test when a query reaches the database.
+type failingQuerier struct{ t *testing.T }
+
+func (q failingQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	q.t.Fatalf("query sent to the database: %.60s", sql)
+	return nil
+}
+
+func TestParseTextQueryWithoutRoundTrip(t *testing.T) {
+	db := pgtest.DB(t)
+	lexemes := newLexemeCache()
+	lex := testLexicon(100, map[string]int{"boot": 10, "waterproof": 3})
+	lex.embedder = LocalEmbedderName
+	text := "Waterproof boots -leather"
+	for _, part := range []string{"Waterproof boots", "leather"} {
+		lexemes.learn(part, parseInPostgres(t, db, part))
+	}
+
+	tq, err := parseTextQuery(context.Background(), failingQuerier{t}, lexemes, 1, text, lex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources []string
+	for _, g := range tq.groups {
+		sources = append(sources, g.source)
+	}
+	if !slices.Equal(sources, []string{"boot", "waterproof"}) {
+		t.Errorf("term groups %q, want boot and waterproof", sources)
+	}
+	if !slices.Equal(tq.exclude, []string{"leather"}) {
+		t.Errorf("excluded %q, want leather", tq.exclude)
+	}
+	if tq.embedder != LocalEmbedderName {
+		t.Errorf("embedder %q, want the lexicon's %q", tq.embedder, LocalEmbedderName)
+	}
+
+	// A shop that was not found when its lexicon was read has no
+	// embedder there, so the parse goes to the database, which reports it.
+	lex.embedder = ""
+	_, err = parseTextQuery(context.Background(), db.Pool, lexemes, -1, text, lex)
+	if salesagent.ErrorCode(err) != salesagent.ENOTFOUND {
+		t.Errorf("parse for a missing shop: error %v, want not found", err)
 	}
 }
