@@ -163,7 +163,7 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 		}
 		if !useVector {
 			hits, _, err := rankText(ctx, s.db, shop.ID, q, tq, depth, nil)
-			return hits, err
+			return newAccessoryRule(q.Text, tq).demote(hits), err
 		}
 		embedder, err = s.embedderNamed(shop, tq.embedder)
 	} else {
@@ -197,6 +197,9 @@ func (s *Searcher) search(ctx context.Context, shop *salesagent.Shop, q Query, u
 	}
 
 	if useText {
+		// rankText read the vectors of its own first hits, so feedback
+		// skips the hits that demotion moves into the first feedbackDocs.
+		textHits = newAccessoryRule(q.Text, tq).demote(textHits)
 		queryVector = feedbackVector(queryVector, textHits, feedback)
 	}
 	vectorHits, err := nearestHits(ctx, s.db, shop.ID, q, embedder, lex, queryVector, depth, tq.exclude)
