@@ -66,6 +66,13 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		}
 		return pgxvector.RegisterTypes(ctx, conn)
 	}
+	// A pooled connection whose backend was terminated, by a restart, a
+	// failover or pg_terminate_backend, is dropped before a query fails
+	// on it. Without this, one restart failed a query on each connection
+	// of the pool, such as the storing of a reply already streamed.
+	config.PrepareConn = func(ctx context.Context, conn *pgx.Conn) (bool, error) {
+		return !connBroken(conn.PgConn().Conn()), nil
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, config)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
