@@ -21,6 +21,14 @@ type jobsPart struct {
 	queues     map[string]river.QueueConfig
 }
 
+// rescueStuckJobsAfter is how long a job may stay running before River
+// retries it, as it must when the process running it was killed. River
+// waits for the job kind's own timeout when that is longer, as for
+// re-embedding, so only a crashed WhatsApp send (2 minutes) or turn (2.5
+// minutes) comes back this soon. River's default, an hour, held a
+// crashed process's WhatsApp conversations silent for that long.
+const rescueStuckJobsAfter = 3 * time.Minute
+
 // newJobs builds the River client with the re-embedding and vector index
 // workers and the workers of parts; a working client also schedules the
 // index check. Without work the client only inserts jobs, as the
@@ -35,7 +43,7 @@ func newJobs(db *postgres.DB, m *models, logger *slog.Logger, work bool, parts .
 			return nil, err
 		}
 	}
-	config := &river.Config{Workers: workers, Logger: logger.With("component", "jobs")}
+	config := &river.Config{Workers: workers, Logger: logger.With("component", "jobs"), RescueStuckJobsAfter: rescueStuckJobsAfter}
 	if work {
 		config.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:     {MaxWorkers: 10},
