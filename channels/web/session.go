@@ -47,6 +47,20 @@ func (sock *socket) handleFrame(data []byte) bool {
 	return true
 }
 
+// failHello ends a socket whose hello failed. An internal error, such as a
+// lost database connection, may pass, so the socket closes with "try again
+// later" and no fatal frame: the widget reconnects after its back-off
+// instead of stopping until the page is reloaded. Other errors are fatal.
+func (sock *socket) failHello(err error) {
+	if salesagent.ErrorCode(err) != salesagent.EINTERNAL {
+		sock.fail(err, websocket.CloseInternalServerErr)
+		return
+	}
+	sock.log.Error("web channel hello failed, so the client is asked to reconnect", "conversation_id", sock.convID, "error", err)
+	sock.srv.metrics.errors.WithLabelValues(salesagent.EINTERNAL).Inc()
+	sock.enqueue(outFrame{closeCode: websocket.CloseTryAgainLater, closeReason: "try again later"})
+}
+
 // hello identifies the shop and the visitor, checks the origin, and sends
 // welcome with the history after the client's last_seq.
 func (sock *socket) hello(ctx context.Context, f clientFrame) bool {
@@ -57,7 +71,7 @@ func (sock *socket) hello(ctx context.Context, f clientFrame) bool {
 		return false
 	}
 	if err != nil {
-		sock.fail(fmt.Errorf("look up shop for hello: %w", err), websocket.CloseInternalServerErr)
+		sock.failHello(fmt.Errorf("look up shop for hello: %w", err))
 		return false
 	}
 	if !originAllowed(sock.origin, sock.host, sock.srv.cfg.PublicURL, shop.AllowedOrigins) {
@@ -68,7 +82,7 @@ func (sock *socket) hello(ctx context.Context, f clientFrame) bool {
 
 	conv, token, created, err := sock.srv.conversationFor(ctx, shop, f.VisitorToken)
 	if err != nil {
-		sock.fail(fmt.Errorf("open conversation: %w", err), websocket.CloseInternalServerErr)
+		sock.failHello(fmt.Errorf("open conversation: %w", err))
 		return false
 	}
 	sock.shop, sock.convID = shop, conv.ID
@@ -89,7 +103,7 @@ func (sock *socket) hello(ctx context.Context, f clientFrame) bool {
 	sock.srv.hub.join(sock)
 	history, err := sock.srv.db.MessagesAfter(ctx, shop.ID, conv.ID, after, 1<<30)
 	if err != nil {
-		sock.fail(fmt.Errorf("load history: %w", err), websocket.CloseInternalServerErr)
+		sock.failHello(fmt.Errorf("load history: %w", err))
 		return false
 	}
 	if history == nil {

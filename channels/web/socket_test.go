@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/salesagent/salesagent"
+	"github.com/salesagent/salesagent/postgres"
+	"github.com/salesagent/salesagent/postgres/pgtest"
 )
 
 func TestHelloWelcomesNewVisitor(t *testing.T) {
@@ -914,5 +916,30 @@ func TestMessageToDeletedShopEndsTheChat(t *testing.T) {
 	f := next(t, c)
 	if f.Type != FrameError || !f.Fatal || !strings.Contains(f.ErrorMessage, "no longer available") || strings.Contains(f.ErrorMessage, "conversation") {
 		t.Errorf("message to a deleted shop answered %s, want a fatal error saying the chat is no longer available", f.Raw)
+	}
+}
+
+func TestHelloDatabaseFailureAsksToReconnect(t *testing.T) {
+	t.Parallel()
+	private, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := setup(t, func(cfg *Config, _ *salesagent.Shop) { cfg.DB = private })
+	// A closed pool fails every query, as a database that went away does.
+	private.Pool.Close()
+
+	conn := b.rawDial(t, "")
+	hello, _ := json.Marshal(HelloFrame{Type: FrameHello, ShopKey: b.shop.WidgetKey})
+	if err := conn.WriteMessage(websocket.TextMessage, hello); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, data, err := conn.ReadMessage()
+	if err == nil {
+		t.Fatalf("got frame %s, want the socket closed without a fatal error frame", data)
+	}
+	if !websocket.IsCloseError(err, websocket.CloseTryAgainLater) {
+		t.Errorf("read after hello: %v, want close 1013 (try again later)", err)
 	}
 }
