@@ -12,6 +12,10 @@ import (
 // catchUpTimeout bounds the database read of one fan-out delivery.
 const catchUpTimeout = 10 * time.Second
 
+// catchUpRetries are the waits before the retries of a failed catch-up:
+// about a minute in all, time for a database to restart or fail over.
+var catchUpRetries = []time.Duration{200 * time.Millisecond, time.Second, 3 * time.Second, 10 * time.Second, 45 * time.Second}
+
 // hub fans new messages out to the local sockets of their conversation. One
 // listener connection per process waits on postgres.NotifyChannel, so a
 // message stored by any process, such as an operator's reply, reaches the
@@ -108,13 +112,29 @@ func (h *hub) dispatch(payload string) {
 	}
 }
 
+// startCatchUp catches a socket up in the background. A failed catch-up
+// is tried again after each of catchUpRetries while the socket is open,
+// because no later notification may come to a quiet conversation: an
+// operator's reply would stay unseen until the shopper reconnected.
 func (h *hub) startCatchUp(sock *socket) {
 	h.work.Add(1)
 	go func() {
 		defer h.work.Done()
-		ctx, cancel := context.WithTimeout(h.srv.ctx, catchUpTimeout)
-		defer cancel()
-		sock.catchUp(ctx)
+		for attempt := 0; ; attempt++ {
+			ctx, cancel := context.WithTimeout(h.srv.ctx, catchUpTimeout)
+			err := sock.catchUp(ctx)
+			cancel()
+			if err == nil || attempt == len(catchUpRetries) {
+				return
+			}
+			select {
+			case <-time.After(catchUpRetries[attempt]):
+			case <-sock.done:
+				return
+			case <-h.srv.ctx.Done():
+				return
+			}
+		}
 	}()
 }
 

@@ -295,38 +295,37 @@ func (sock *socket) endTurn(turn int) {
 }
 
 // catchUp sends every stored message the client has not received yet.
-func (sock *socket) catchUp(ctx context.Context) {
+func (sock *socket) catchUp(ctx context.Context) error {
 	sock.dmu.Lock()
 	defer sock.dmu.Unlock()
-	sock.catchUpLocked(ctx)
+	return sock.catchUpLocked(ctx)
 }
 
 // catchUpLocked sends the messages after lastSent in seq order. The caller
 // holds dmu.
-func (sock *socket) catchUpLocked(ctx context.Context) {
-	sock.catchUpLockedUntil(ctx, 1<<31-1)
+func (sock *socket) catchUpLocked(ctx context.Context) error {
+	return sock.catchUpLockedUntil(ctx, 1<<31-1)
 }
 
 // catchUpLockedUntil sends the messages after lastSent up to seq until. The
 // socket's own pending messages are skipped because their ack reports them,
 // and a reply to one of the socket's turns carries the turn. The caller
-// holds dmu.
-func (sock *socket) catchUpLockedUntil(ctx context.Context, until int) {
+// holds dmu. On failure lastSent is unchanged, so a later catch-up reads
+// from the same seq again.
+func (sock *socket) catchUpLockedUntil(ctx context.Context, until int) error {
 	for {
 		after := int(sock.lastSent.Load())
 		if after >= until {
-			return
+			return nil
 		}
 		msgs, err := sock.srv.db.MessagesAfter(ctx, sock.shop.ID, sock.convID, after, historyPage)
 		if err != nil {
-			// lastSent is unchanged, so the next notification or
-			// reconnect reads from the same seq again.
 			sock.log.Warn("catch up on messages failed", "conversation_id", sock.convID, "after_seq", after, "error", err)
-			return
+			return err
 		}
 		for _, m := range msgs {
 			if m.Seq > until {
-				return
+				return nil
 			}
 			sock.lastSent.Store(int64(m.Seq))
 			if _, own := sock.pending[m.ClientID]; own && m.ClientID != "" && m.Role == salesagent.RoleShopper {
@@ -340,7 +339,7 @@ func (sock *socket) catchUpLockedUntil(ctx context.Context, until int) {
 			sock.send(FrameMessage, frame)
 		}
 		if len(msgs) < historyPage {
-			return
+			return nil
 		}
 	}
 }
