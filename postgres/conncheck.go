@@ -29,9 +29,13 @@ func connBroken(c net.Conn) bool {
 		return true
 	}
 
+	// Control, unlike Read, does not wait for the descriptor's read lock,
+	// which pgx's background reader may hold on an idle connection. Data
+	// that reader takes goes unseen here, and the query then fails as it
+	// would without this check.
 	broken := false
 	var buf [1]byte
-	err = raw.Read(func(fd uintptr) bool {
+	err = raw.Control(func(fd uintptr) {
 		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
 		case errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK):
@@ -44,7 +48,6 @@ func connBroken(c net.Conn) bool {
 			// such as a reset.
 			broken = err != nil || n >= 0
 		}
-		return true
 	})
 	return broken || err != nil
 }
