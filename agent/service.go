@@ -95,7 +95,16 @@ func (s *Service) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv
 		registry: s.registry, out: emitter, metrics: s.Metrics, logger: logger,
 		env: ToolEnv{DB: s.db, Search: s.search, Turn: turn},
 	}
-	reply, err := brain.Respond(ctx, turn, toolbox, emitter)
+	if brain != s.offline && cutOff(ctx) {
+		logger.InfoContext(ctx, "the offline agent replies because the server is shutting down")
+		brain = s.offline
+	}
+	brainCtx, stopBrain := brainContext(ctx)
+	reply, err := brain.Respond(brainCtx, turn, toolbox, emitter)
+	stopBrain()
+	if err != nil && brain != s.offline && errors.Is(context.Cause(brainCtx), errBrainCutoff) {
+		err = errBrainCutoff
+	}
 	if err != nil && brain != s.offline {
 		if reply, err = s.fallBack(ctx, logger, turn, toolbox, emitter, brain, err); err == nil {
 			brain = s.offline

@@ -82,6 +82,7 @@ func (s *Server) runResumed(key resumeKey, shop *salesagent.Shop, conv *salesage
 	}()
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.TurnTimeout)
 	defer cancel()
+	ctx = agent.WithBrainCutoff(ctx, s.cutoff)
 	logger := s.log.With("shop_id", shop.ID, "conversation_id", conv.ID, "seq", msg.Seq)
 
 	// NOTE: the page the shopper had open is known only to their socket,

@@ -140,6 +140,11 @@ type Server struct {
 	// once running turns had their time to finish.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// cutoff is closed when a shutdown nears its deadline, and turns
+	// still waiting on a model then reply with the offline agent (see
+	// agent.WithBrainCutoff).
+	cutoff     chan struct{}
+	cutoffOnce sync.Once
 
 	mu      sync.Mutex
 	sockets map[*socket]struct{}
@@ -158,6 +163,11 @@ type Server struct {
 // New builds the web channel and starts its listener for new messages on
 // postgres.NotifyChannel. It panics when cfg.DB or cfg.Turns is nil, as
 // those are wiring mistakes.
+// offlineReplyTime is the part of a shutdown's time left to the turns
+// whose model is cut off, for the offline agent's reply. The offline agent
+// replies in well under a second.
+const offlineReplyTime = 5 * time.Second
+
 func New(cfg Config) *Server {
 	if cfg.DB == nil || cfg.Turns == nil {
 		panic("web.New: Config.DB and Config.Turns are required")
@@ -175,6 +185,7 @@ func New(cfg Config) *Server {
 		templates: parseTemplates(),
 		ctx:       ctx,
 		cancel:    cancel,
+		cutoff:    make(chan struct{}),
 		sockets:   map[*socket]struct{}{},
 	}
 	s.upgrader = websocket.Upgrader{
@@ -219,6 +230,15 @@ func (s *Server) Close(ctx context.Context) error {
 
 	for _, sock := range open {
 		sock.goAway()
+	}
+
+	// Turns still waiting on a model offlineReplyTime before the deadline
+	// reply with the offline agent, so they store an answer in time.
+	if deadline, ok := ctx.Deadline(); ok {
+		cut := time.AfterFunc(time.Until(deadline)-offlineReplyTime, func() {
+			s.cutoffOnce.Do(func() { close(s.cutoff) })
+		})
+		defer cut.Stop()
 	}
 
 	// waitGroupCtx may give up on an expired ctx even when the group is

@@ -396,6 +396,7 @@ func (sock *socket) runTurns() {
 func (sock *socket) runTurn(job turnJob) {
 	ctx, cancel := context.WithTimeout(sock.srv.ctx, sock.srv.cfg.TurnTimeout)
 	defer cancel()
+	ctx = agent.WithBrainCutoff(ctx, sock.srv.cutoff)
 	turn := job.msg.Seq
 
 	// HandleMessage reads the conversation itself, so the turn passes

@@ -18,6 +18,7 @@ import (
 
 	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/channels/web"
+	"github.com/salesagent/salesagent/internal/openaitest"
 	"github.com/salesagent/salesagent/postgres/pgtest"
 )
 
@@ -416,5 +417,77 @@ func TestShopCommandListsShops(t *testing.T) {
 	}
 	if _, _, err := runCommand(t, "shop", "--database-url", url, "--list", "--shop", "shop-list"); err == nil || !strings.Contains(err.Error(), "--shop") {
 		t.Errorf("--list with --shop: err = %v, want one naming --shop", err)
+	}
+}
+
+// TestServeShutdownCutsOffStalledModel stops a server while its model has
+// not answered a shopper, and checks that the offline agent's reply is
+// stored before the server stops.
+func TestServeShutdownCutsOffStalledModel(t *testing.T) {
+	ingestPaths(t, "demo-cutoff", demoShopDir(t))
+	t.Setenv("SALESAGENT_WHATSAPP_GRAPH_URL", fakeGraph(t))
+	fake := openaitest.New(t)
+	fake.Chat(func(*openaitest.ChatRequest) []openaitest.Action { return []openaitest.Action{openaitest.Hang()} })
+	t.Setenv("SALESAGENT_LLM_BASE_URL", fake.BaseURL())
+	t.Setenv("SALESAGENT_LLM_API_KEY", fake.APIKey)
+	t.Setenv("SALESAGENT_LLM_MODEL", "stalled-model")
+	addr := freeAddr(t)
+	base := "http://" + addr
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		// With 6s to shut down, the model is cut off after 1s.
+		done <- run(ctx, []string{"serve", "--database-url", pgtest.URL(t), "--addr", addr, "--shutdown-timeout", "6s"}, strings.NewReader(""), &stdout, &stderr)
+	}()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start\nstderr:\n%s", stderr.String())
+		}
+	}
+
+	client, err := web.Dial(ctx, base, "demo-cutoff", web.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.Send(ctx, "How much is express shipping?"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(fake.ChatRequests()) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the model got no request\nstderr:\n%s", stderr.String())
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v after shutdown, want nil\nstderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20s of shutdown")
+	}
+
+	db := pgtest.DB(t)
+	shop, err := db.ShopBySlug(context.Background(), "demo-cutoff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	err = db.Pool.QueryRow(context.Background(), `SELECT m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id
+		WHERE c.shop_id = $1 AND m.role = 'agent' ORDER BY m.id DESC LIMIT 1`, shop.ID).Scan(&body)
+	if err != nil {
+		t.Fatalf("no agent reply stored after the shutdown: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(body, "$") {
+		t.Errorf("stored reply %q, want the offline agent's answer on shipping prices", body)
 	}
 }
