@@ -153,6 +153,10 @@ type Server struct {
 	// repeated Resume starts no second turn.
 	resuming map[resumeKey]struct{}
 
+	// queues holds each conversation's turns waiting to run here.
+	qmu    sync.Mutex
+	queues map[int64]*turnQueue
+
 	// turnsWG and runningTurns both count turn goroutines: the group to
 	// wait on, the counter to read.
 	turnsWG      sync.WaitGroup
@@ -186,6 +190,7 @@ func New(cfg Config) *Server {
 		ctx:       ctx,
 		cancel:    cancel,
 		cutoff:    make(chan struct{}),
+		queues:    map[int64]*turnQueue{},
 		sockets:   map[*socket]struct{}{},
 	}
 	s.upgrader = websocket.Upgrader{

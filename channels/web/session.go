@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -350,49 +351,82 @@ type turnJob struct {
 	page agent.PageContext
 }
 
-// queueTurn queues a turn and starts the socket's turn goroutine when none
-// runs. Turns of one socket run one after another, in message order.
+// queuedTurn is a turn waiting in its conversation's queue, with the
+// socket that relays it.
+type queuedTurn struct {
+	sock *socket
+	job  turnJob
+}
+
+// turnQueue holds the turns of one conversation that wait to run in this
+// process, in message order; at most one of them runs at a time.
+type turnQueue struct {
+	turns   []queuedTurn
+	running bool
+}
+
+// queueTurn queues a turn in its conversation's queue and starts the
+// conversation's turn goroutine when none runs. Turns of one conversation
+// run one after another in message order, whichever of its sockets
+// brought them: a shopper who reconnects, or writes from a second tab,
+// while earlier turns still run is answered in order, and each turn sees
+// the replies before it.
+//
+// NOTE: the queue is per process. Tabs of one conversation connected to
+// two server processes still run their turns at the same time.
 func (sock *socket) queueTurn(job turnJob) {
-	sock.tmu.Lock()
-	sock.turnQueue = append(sock.turnQueue, job)
-	if sock.turnRunning {
-		sock.tmu.Unlock()
+	s := sock.srv
+	s.qmu.Lock()
+	q := s.queues[sock.convID]
+	if q == nil {
+		q = &turnQueue{}
+		s.queues[sock.convID] = q
+	}
+	i := len(q.turns)
+	for i > 0 && q.turns[i-1].job.msg.Seq > job.msg.Seq {
+		i--
+	}
+	q.turns = slices.Insert(q.turns, i, queuedTurn{sock: sock, job: job})
+	if q.running {
+		s.qmu.Unlock()
 		return
 	}
-	if !sock.srv.startTurn() {
-		sock.turnQueue = nil
-		sock.tmu.Unlock()
+	if !s.startTurn() {
+		delete(s.queues, sock.convID)
+		s.qmu.Unlock()
 		sock.sendError(salesagent.Errorf(salesagent.EUNAVAILABLE,
 			"Your message is saved, but the server is restarting. Please send your question again in a minute."), job.msg.ClientID, job.msg.Seq)
 		return
 	}
-	sock.turnRunning = true
-	sock.tmu.Unlock()
-	go sock.runTurns()
+	q.running = true
+	s.qmu.Unlock()
+	go s.runTurns(sock.convID, q)
 }
 
-func (sock *socket) runTurns() {
-	defer sock.srv.turnEnded()
+// runTurns runs the queued turns of a conversation until none is left.
+func (s *Server) runTurns(convID int64, q *turnQueue) {
+	defer s.turnEnded()
 	for {
-		sock.tmu.Lock()
-		if len(sock.turnQueue) == 0 {
-			sock.turnRunning = false
-			sock.turnQueue = nil
-			sock.tmu.Unlock()
+		s.qmu.Lock()
+		if len(q.turns) == 0 {
+			q.running = false
+			delete(s.queues, convID)
+			s.qmu.Unlock()
 			return
 		}
-		job := sock.turnQueue[0]
-		sock.turnQueue = sock.turnQueue[1:]
-		sock.tmu.Unlock()
+		next := q.turns[0]
+		q.turns = q.turns[1:]
+		s.qmu.Unlock()
 
-		sock.runTurn(job)
+		next.sock.runTurn(next.job)
 	}
 }
 
 // runTurn runs the agent for one message. The turn goes on when the socket
 // closes, so that the reply is stored and reaches the shopper on reconnect.
-// NOTE: a turn cancelled by Close leaves its message without a reply, and a
-// resend of that message runs no turn; the shopper has to ask again.
+// NOTE: a turn that Close cancels, when even the offline agent's reply
+// after the model's cutoff does not finish in time, leaves its message
+// without a reply, and a resend of that message runs no turn.
 func (sock *socket) runTurn(job turnJob) {
 	ctx, cancel := context.WithTimeout(sock.srv.ctx, sock.srv.cfg.TurnTimeout)
 	defer cancel()

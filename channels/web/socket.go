@@ -100,11 +100,6 @@ type socket struct {
 	// turns contains the seqs of this socket's messages whose reply has
 	// not been delivered yet. The reply's frame carries the turn.
 	turns map[int]struct{}
-
-	// Turns waiting to run, oldest first; at most one runs at a time.
-	tmu         sync.Mutex
-	turnQueue   []turnJob
-	turnRunning bool
 }
 
 func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {

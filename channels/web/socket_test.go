@@ -943,3 +943,35 @@ func TestHelloDatabaseFailureAsksToReconnect(t *testing.T) {
 		t.Errorf("read after hello: %v, want close 1013 (try again later)", err)
 	}
 }
+
+func TestTabsOfOneConversationTakeTurns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	hold := make(chan struct{})
+	b.agent.mu.Lock()
+	b.agent.hold = hold
+	b.agent.mu.Unlock()
+	tab1 := b.dial(t, DialOptions{})
+	tab2 := b.dial(t, DialOptions{VisitorToken: tab1.Welcome.VisitorToken})
+	ctx := testContext(t)
+
+	if _, err := tab1.Send(ctx, "Is the cap back in stock?"); err != nil {
+		t.Fatal(err)
+	}
+	first := b.waitTurn(t)
+	if _, err := tab2.Send(ctx, "And in red?"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case call := <-b.agent.started:
+		t.Fatalf("turn for %q started while the turn for %q still ran", call.msg.Body, first.msg.Body)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	close(hold)
+	second := b.waitTurn(t)
+	if first.msg.Seq != 1 || second.msg.Seq != 2 {
+		t.Errorf("turns ran for seqs %d then %d, want 1 then 2", first.msg.Seq, second.msg.Seq)
+	}
+	untilFinal(t, tab2, 2)
+}
