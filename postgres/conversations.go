@@ -321,3 +321,51 @@ func (db *DB) CartByToken(ctx context.Context, shopID int64, token string) ([]sa
 	}
 	return items, at, nil
 }
+
+// UnansweredMessage is a shopper message that ends its conversation, so
+// nobody has replied to it yet.
+type UnansweredMessage struct {
+	ShopID  int64
+	Message salesagent.Message
+}
+
+// UnansweredWebMessages returns up to limit public shopper messages stored
+// in [from, to) that are the last message of an open or escalated web
+// conversation, oldest first.
+func (db *DB) UnansweredWebMessages(ctx context.Context, from, to time.Time, limit int) ([]UnansweredMessage, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT shop_id, `+messageColumns+` FROM messages WHERE id IN (
+			SELECT m.id FROM conversations c JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
+			WHERE c.channel = 'web' AND c.status IN ('open', 'escalated') AND c.updated_at >= $1
+				AND m.role = 'shopper' AND m.visibility = 'public' AND m.created_at >= $1 AND m.created_at < $2
+			ORDER BY m.created_at LIMIT $3)
+		ORDER BY created_at`, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("look up unanswered web messages: %w", err)
+	}
+	defer rows.Close()
+	var found []UnansweredMessage
+	for rows.Next() {
+		var u UnansweredMessage
+		m, err := scanMessage(leadingColumn{rows, &u.ShopID})
+		if err != nil {
+			return nil, fmt.Errorf("look up unanswered web messages: %w", err)
+		}
+		u.Message = *m
+		found = append(found, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up unanswered web messages: %w", err)
+	}
+	return found, nil
+}
+
+// leadingColumn scans a row whose first column goes to first and the rest
+// to the destinations its Scan is given.
+type leadingColumn struct {
+	row   pgx.Row
+	first any
+}
+
+func (l leadingColumn) Scan(dest ...any) error {
+	return l.row.Scan(append([]any{l.first}, dest...)...)
+}

@@ -17,8 +17,10 @@ type resumeKey struct {
 }
 
 // Resume has the agent reply to msg, a shopper message of a web conversation
-// that arrived while an operator held it, once the operator has handed the
-// conversation back. It implements console.Resumer.
+// that no turn answered: one that arrived while an operator held the
+// conversation, once the operator has handed it back, or one whose turn
+// died with its server process (see ResumeUnanswered). It implements
+// console.Resumer.
 //
 // The turn runs in a goroutine bounded by TurnTimeout and by the server's
 // lifetime, not by ctx, so Resume returns as soon as the turn has started
@@ -90,14 +92,14 @@ func (s *Server) runResumed(key resumeKey, shop *salesagent.Shop, conv *salesage
 	start := time.Now()
 	reply, err := s.turns.HandleMessage(ctx, shop, conv, msg, agent.PageContext{}, silentEmitter{})
 	if err != nil {
-		logger.ErrorContext(ctx, "resumed turn after a handback failed", "error", err)
+		logger.ErrorContext(ctx, "resumed turn failed", "error", err)
 		return
 	}
 	if reply.Seq == 0 {
 		logger.InfoContext(ctx, "resumed turn stored no reply: an operator took the conversation again")
 		return
 	}
-	logger.InfoContext(ctx, "agent replied to a message held during a takeover", "reply_seq", reply.Seq,
+	logger.InfoContext(ctx, "agent replied to a message that waited for a reply", "reply_seq", reply.Seq,
 		"duration_ms", time.Since(start).Milliseconds())
 }
 

@@ -149,3 +149,52 @@ func waitTurnsDone(t *testing.T, s *Server) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestResumeUnansweredAnswersOrphanedMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := testContext(t)
+	b.agent.mu.Lock()
+	b.agent.fail = salesagent.Errorf(salesagent.EINTERNAL, "the process running the turn died")
+	b.agent.mu.Unlock()
+	c := b.dial(t, DialOptions{})
+	if _, err := c.Send(ctx, "Do you ship to Canada?"); err != nil {
+		t.Fatal(err)
+	}
+	failed := b.waitTurn(t)
+	for f := next(t, c); f.Type != FrameError; f = next(t, c) {
+	}
+	b.agent.mu.Lock()
+	b.agent.fail = nil
+	b.agent.mu.Unlock()
+
+	// A message as recent as a running turn is left alone.
+	if n, err := b.srv.ResumeUnanswered(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep of a fresh message started %d turns (%v), want 0", n, err)
+	}
+
+	// Stored longer ago than any turn may run, it is answered.
+	if _, err := b.db.Pool.Exec(ctx, `UPDATE messages SET created_at = now() - interval '3 minutes' WHERE conversation_id = $1`, failed.conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Pool.Exec(ctx, `UPDATE conversations SET updated_at = now() - interval '3 minutes' WHERE id = $1`, failed.conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.srv.ResumeUnanswered(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("sweep started %d turns (%v), want 1", n, err)
+	}
+	resumed := b.waitTurn(t)
+	if resumed.msg.Seq != failed.msg.Seq {
+		t.Errorf("sweep ran a turn for seq %d, want %d", resumed.msg.Seq, failed.msg.Seq)
+	}
+	reply := nextMessage(t, c)
+	if reply.Message.Role != salesagent.RoleAgent || reply.Message.ReplyTo != failed.msg.Seq {
+		t.Errorf("socket got %s, want the agent's reply to seq %d", reply.Raw, failed.msg.Seq)
+	}
+
+	// Once answered, it is not answered again.
+	if n, err := b.srv.ResumeUnanswered(ctx); err != nil || n != 0 {
+		t.Errorf("second sweep started %d turns (%v), want 0", n, err)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/riverqueue/river"
+
 	"github.com/salesagent/salesagent"
 	"github.com/salesagent/salesagent/agent"
 	"github.com/salesagent/salesagent/channels/web"
@@ -38,7 +40,16 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 	notifier := console.NewNotifier(console.NotifierConfig{DB: a.db, PublicURL: a.cfg.PublicURL, Logger: a.logger})
 	notifyJobs := jobsPart{addWorkers: notifier.AddWorkers, queues: notifier.Queues()}
 
-	jobs, err := newJobs(a.db, m, a.logger, !a.cfg.NoJobWorkers, waJobs, notifyJobs)
+	webServer := web.New(web.Config{
+		DB:        a.db,
+		Turns:     service,
+		Logger:    a.logger,
+		Metrics:   a.registry,
+		PublicURL: a.cfg.PublicURL,
+	})
+	webJobs := jobsPart{addWorkers: webServer.AddWorkers, periodic: []*river.PeriodicJob{web.UnansweredJob()}}
+
+	jobs, err := newJobs(a.db, m, a.logger, !a.cfg.NoJobWorkers, waJobs, notifyJobs, webJobs)
 	if err != nil {
 		return err
 	}
@@ -54,13 +65,6 @@ func (a *App) mountChannels(ctx context.Context, mux *http.ServeMux) error {
 	}
 	wa.Register(mux, jobs)
 
-	webServer := web.New(web.Config{
-		DB:        a.db,
-		Turns:     service,
-		Logger:    a.logger,
-		Metrics:   a.registry,
-		PublicURL: a.cfg.PublicURL,
-	})
 	webServer.Register(mux)
 	a.closers = append(a.closers, func(ctx context.Context) {
 		if err := webServer.Close(ctx); err != nil {

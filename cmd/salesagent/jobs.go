@@ -19,6 +19,7 @@ import (
 type jobsPart struct {
 	addWorkers func(*river.Workers) error
 	queues     map[string]river.QueueConfig
+	periodic   []*river.PeriodicJob
 }
 
 // rescueStuckJobsAfter is how long a job may stay running before River
@@ -54,6 +55,7 @@ func newJobs(db *postgres.DB, m *models, logger *slog.Logger, work bool, parts .
 			for name, queue := range part.queues {
 				config.Queues[name] = queue
 			}
+			config.PeriodicJobs = append(config.PeriodicJobs, part.periodic...)
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(db.Pool), config)
