@@ -173,8 +173,10 @@ func TestLLMSeveralToolRounds(t *testing.T) {
 	for _, e := range got.stream.ofType(StreamToolCall) {
 		names = append(names, e.Tool.Name)
 	}
-	if strings.Join(names, ",") != "search_products,send_size_guide,save_cart" {
-		t.Errorf("tool calls = %v, want search_products, send_size_guide, save_cart", names)
+	// The call with malformed arguments goes back to the model but is
+	// not shown to the shopper.
+	if strings.Join(names, ",") != "search_products,save_cart" {
+		t.Errorf("tool calls shown = %v, want search_products and save_cart", names)
 	}
 	if got.reply.Body != "Let me check. I saved your cart with the jacket." {
 		t.Errorf("reply = %q, want both rounds' text joined", got.reply.Body)

@@ -181,7 +181,9 @@ func (tb *Toolbox) Call(ctx context.Context, name string, args json.RawMessage) 
 	tb.metrics.toolCalled(name, label)
 	tb.env.record(salesagent.EventToolCalled, map[string]any{"tool": name, "ok": call.OK})
 	tb.logger.DebugContext(ctx, "tool called", "tool", name, "result", label)
-	_ = tb.out.Emit(ctx, StreamEvent{Type: StreamToolCall, Tool: &call})
+	if _, malformed := errors.AsType[*argumentsError](err); !malformed {
+		_ = tb.out.Emit(ctx, StreamEvent{Type: StreamToolCall, Tool: &call})
+	}
 	if err != nil {
 		if label == toolFailed {
 			return nil, fmt.Errorf("tool %s: %w", name, err)
@@ -208,12 +210,21 @@ func decodeArgs(tool string, args json.RawMessage, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return salesagent.Errorf(salesagent.EINVALID, "invalid arguments for %s: field %q must be a %s", tool, typeErr.Field, typeErr.Type)
+			return &argumentsError{salesagent.Errorf(salesagent.EINVALID, "invalid arguments for %s: field %q must be a %s", tool, typeErr.Field, typeErr.Type)}
 		}
-		return salesagent.Errorf(salesagent.EINVALID, "invalid arguments for %s: %v; send a JSON object matching the tool's parameters", tool, err)
+		return &argumentsError{salesagent.Errorf(salesagent.EINVALID, "invalid arguments for %s: %v; send a JSON object matching the tool's parameters", tool, err)}
 	}
 	return nil
 }
+
+// argumentsError is a tool's rejection of arguments that the model
+// malformed. The model gets it and may call again, but the shopper is
+// not shown the call, whose message is meant for the model.
+type argumentsError struct{ err error }
+
+func (e *argumentsError) Error() string { return e.err.Error() }
+
+func (e *argumentsError) Unwrap() error { return e.err }
 
 // firstLine returns the first line of s, shortened to 160 characters.
 func firstLine(s string) string {
