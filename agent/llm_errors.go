@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,10 @@ import (
 // errTokenTimeout cancels a request whose server sent no token within the
 // first-token timeout, or no chunk within it after the first token.
 var errTokenTimeout = errors.New("no token within the first-token timeout")
+
+// errStreamStalled cancels a request whose server sent tokens, then no
+// chunk within the first-token timeout.
+var errStreamStalled = errors.New("the stream stalled: no chunk within the first-token timeout after the first token")
 
 // errReplyTimeout ends the LLM's part of a turn that took longer than
 // LLMConfig.ReplyTimeout, as a model that sends a chunk now and then but
@@ -75,8 +80,8 @@ func classify(parent, attempt context.Context, err error) *llmError {
 	if errors.As(err, &le) {
 		return le
 	}
-	if errors.Is(context.Cause(attempt), errTokenTimeout) && parent.Err() == nil {
-		return &llmError{result: llmTimeout, err: errTokenTimeout}
+	if cause := context.Cause(attempt); (errors.Is(cause, errTokenTimeout) || errors.Is(cause, errStreamStalled)) && parent.Err() == nil {
+		return &llmError{result: llmTimeout, err: cause}
 	}
 	if parent.Err() != nil {
 		return &llmError{result: llmCanceled, err: err}
@@ -91,6 +96,9 @@ func classify(parent, attempt context.Context, err error) *llmError {
 	case errors.As(err, &reqErr):
 		status = reqErr.HTTPStatusCode
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errNoFinish):
+		return &llmError{result: llmBrokenStream, err: err}
+	case errors.As(err, new(*json.SyntaxError)), errors.As(err, new(*json.UnmarshalTypeError)):
+		// A chunk that is not the JSON of a completion chunk.
 		return &llmError{result: llmBrokenStream, err: err}
 	default:
 		return &llmError{result: llmNetworkError, err: err}

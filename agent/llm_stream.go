@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -102,7 +103,14 @@ func (t *llmTurn) stream(ctx context.Context, request openai.ChatCompletionReque
 	timeout := t.brain.config.FirstTokenTimeout
 	attempt, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	watchdog := time.AfterFunc(timeout, func() { cancel(errTokenTimeout) })
+	var started atomic.Bool
+	watchdog := time.AfterFunc(timeout, func() {
+		if started.Load() {
+			cancel(errStreamStalled)
+			return
+		}
+		cancel(errTokenTimeout)
+	})
 	defer watchdog.Stop()
 
 	result := &roundResult{}
@@ -137,6 +145,7 @@ func (t *llmTurn) stream(ctx context.Context, request openai.ChatCompletionReque
 			if content != "" || len(choice.Delta.ToolCalls) > 0 || choice.Delta.ReasoningContent != "" {
 				if !result.tokens {
 					result.tokens = true
+					started.Store(true)
 					watchdog.Reset(timeout)
 				}
 			}
