@@ -323,7 +323,7 @@ func (db *DB) CartByToken(ctx context.Context, shopID int64, token string) ([]sa
 }
 
 // UnansweredMessage is a shopper message that ends its conversation, so
-// nobody has replied to it yet.
+// no reply follows it yet.
 type UnansweredMessage struct {
 	ShopID  int64
 	Message salesagent.Message

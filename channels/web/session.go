@@ -359,7 +359,7 @@ type queuedTurn struct {
 }
 
 // turnQueue holds the turns of one conversation that wait to run in this
-// process, in message order; at most one of them runs at a time.
+// process, in message order. At most one of them runs at a time.
 type turnQueue struct {
 	turns   []queuedTurn
 	running bool
