@@ -140,7 +140,10 @@ func sendAndWait(ctx context.Context, client *Client, p *chatPrinter, pace *rate
 			if msg.turn == 0 {
 				return fmt.Errorf("wait for the server to store the message: %w", err)
 			}
-			return fmt.Errorf("wait for the reply to message %d: %w", msg.turn, err)
+			// The server stores the reply when it finishes the turn, so
+			// the conversation can be picked up where it stopped.
+			return fmt.Errorf("wait for the reply to message %d: %w (the server may still store the reply: to read it, run salesagent chat with the same --server and --shop and --visitor %s)",
+				msg.turn, err, client.Welcome.VisitorToken)
 		}
 
 		state, wait, turnErr := msg.observe(f)
