@@ -51,15 +51,20 @@ func TestBrainCutoffRepliesOffline(t *testing.T) {
 		t.Errorf("recorded %d fallback events of the silent brain, want 1", n)
 	}
 
-	// A turn that starts after the cutoff does not start the model.
+	// A turn that starts after the cutoff does not start the model, and
+	// the offline agent's tools still reach the database.
 	late := &silentBrain{started: make(chan struct{})}
 	b.service.Brains = func(*salesagent.Shop) Brain { return late }
-	sent, _, err = b.db.AppendMessage(ctx, b.shop.ID, salesagent.Message{ConversationID: b.conv.ID, Role: salesagent.RoleShopper, Body: "do you ship to Canada"})
+	sent, _, err = b.db.AppendMessage(ctx, b.shop.ID, salesagent.Message{ConversationID: b.conv.ID, Role: salesagent.RoleShopper, Body: "I'm looking for a rain jacket"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.service.HandleMessage(ctx, b.shop, b.conv, sent, PageContext{}, &failingEmitter{}); err != nil {
+	reply, err = b.service.HandleMessage(ctx, b.shop, b.conv, sent, PageContext{}, &failingEmitter{})
+	if err != nil {
 		t.Fatalf("HandleMessage after the cutoff: %v", err)
+	}
+	if cardOf(reply, salesagent.CardProducts) == nil {
+		t.Errorf("reply %q after the cutoff has no product tiles from search_products", reply.Body)
 	}
 	select {
 	case <-late.started:

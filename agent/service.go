@@ -99,7 +99,12 @@ func (s *Service) HandleMessage(ctx context.Context, shop *salesagent.Shop, conv
 		logger.InfoContext(ctx, "the offline agent replies because the server is shutting down")
 		brain = s.offline
 	}
-	brainCtx, stopBrain := brainContext(ctx)
+	// Only a model is cut off: the offline agent's tools need the turn's
+	// own context, which a closed cutoff has not ended.
+	brainCtx, stopBrain := ctx, func() {}
+	if brain != s.offline {
+		brainCtx, stopBrain = brainContext(ctx)
+	}
 	reply, err := brain.Respond(brainCtx, turn, toolbox, emitter)
 	stopBrain()
 	if err != nil && brain != s.offline && errors.Is(context.Cause(brainCtx), errBrainCutoff) {
