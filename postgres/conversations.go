@@ -322,23 +322,29 @@ func (db *DB) CartByToken(ctx context.Context, shopID int64, token string) ([]sa
 	return items, at, nil
 }
 
-// UnansweredMessage is a shopper message that ends its conversation, so
-// no reply follows it yet.
+// UnansweredMessage is a shopper message that no agent reply answers.
 type UnansweredMessage struct {
 	ShopID  int64
 	Message salesagent.Message
 }
 
 // UnansweredWebMessages returns up to limit public shopper messages stored
-// in [from, to) that are the last message of an open or escalated web
-// conversation, oldest first.
-func (db *DB) UnansweredWebMessages(ctx context.Context, from, to time.Time, limit int) ([]UnansweredMessage, error) {
+// since from that have no agent reply, in open or escalated web
+// conversations where nothing was stored since quietSince, in order of
+// conversation and seq. A message followed by an operator's message
+// counts as answered. The quiet rule leaves alone a conversation whose
+// turns are still running somewhere, since each stores its reply within
+// a turn's time.
+func (db *DB) UnansweredWebMessages(ctx context.Context, from, quietSince time.Time, limit int) ([]UnansweredMessage, error) {
 	rows, err := db.Pool.Query(ctx, `SELECT shop_id, `+messageColumns+` FROM messages WHERE id IN (
-			SELECT m.id FROM conversations c JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
-			WHERE c.channel = 'web' AND c.status IN ('open', 'escalated') AND c.updated_at >= $1
-				AND m.role = 'shopper' AND m.visibility = 'public' AND m.created_at >= $1 AND m.created_at < $2
-			ORDER BY m.created_at LIMIT $3)
-		ORDER BY created_at`, from, to, limit)
+			SELECT m.id FROM conversations c JOIN messages m ON m.conversation_id = c.id
+			WHERE c.channel = 'web' AND c.status IN ('open', 'escalated')
+				AND c.updated_at >= $1 AND c.updated_at < $2
+				AND m.role = 'shopper' AND m.visibility = 'public' AND m.created_at >= $1
+				AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id
+					AND ((r.role = 'agent' AND r.reply_to = m.seq) OR (r.role = 'operator' AND r.seq > m.seq)))
+			ORDER BY m.conversation_id, m.seq LIMIT $3)
+		ORDER BY conversation_id, seq`, from, quietSince, limit)
 	if err != nil {
 		return nil, fmt.Errorf("look up unanswered web messages: %w", err)
 	}

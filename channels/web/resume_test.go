@@ -150,8 +150,8 @@ func waitTurnsDone(t *testing.T, s *Server) {
 	}
 }
 
+// The sweep looks at every shop, so sweep tests do not run in parallel.
 func TestResumeUnansweredAnswersOrphanedMessage(t *testing.T) {
-	t.Parallel()
 	b := setup(t)
 	ctx := testContext(t)
 	b.agent.mu.Lock()
@@ -196,5 +196,50 @@ func TestResumeUnansweredAnswersOrphanedMessage(t *testing.T) {
 	// Once answered, it is not answered again.
 	if n, err := b.srv.ResumeUnanswered(ctx); err != nil || n != 0 {
 		t.Errorf("second sweep started %d turns (%v), want 0", n, err)
+	}
+}
+
+// The sweep looks at every shop, so sweep tests do not run in parallel.
+func TestResumeUnansweredAnswersQueuedMessagesInOrder(t *testing.T) {
+	b := setup(t)
+	ctx := testContext(t)
+	c := b.dial(t, DialOptions{})
+	if _, err := c.Send(ctx, "Is the cap back in stock?"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitTurn(t)
+	untilFinal(t, c, 1)
+
+	// Two later messages whose turns die, as when their process is killed
+	// after the first reply was stored.
+	b.agent.mu.Lock()
+	b.agent.fail = salesagent.Errorf(salesagent.EINTERNAL, "the process running the turn died")
+	b.agent.mu.Unlock()
+	for _, text := range []string{"And in red?", "Do you ship to Canada?"} {
+		if _, err := c.Send(ctx, text); err != nil {
+			t.Fatal(err)
+		}
+		b.waitTurn(t)
+		for f := next(t, c); f.Type != FrameError; f = next(t, c) {
+		}
+	}
+	b.agent.mu.Lock()
+	b.agent.fail = nil
+	b.agent.mu.Unlock()
+
+	convID := c.Welcome.ConversationID
+	if _, err := b.db.Pool.Exec(ctx, `UPDATE messages SET created_at = now() - interval '3 minutes' WHERE conversation_id = $1`, convID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Pool.Exec(ctx, `UPDATE conversations SET updated_at = now() - interval '3 minutes' WHERE id = $1`, convID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.srv.ResumeUnanswered(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("sweep started %d turns (%v), want 2", n, err)
+	}
+	first, second := b.waitTurn(t), b.waitTurn(t)
+	if first.msg.Body != "And in red?" || second.msg.Body != "Do you ship to Canada?" {
+		t.Errorf("sweep answered %q then %q, want the two unanswered messages in order", first.msg.Body, second.msg.Body)
 	}
 }

@@ -14,8 +14,9 @@ import (
 const (
 	// UnansweredSweepInterval is how often the sweep runs.
 	UnansweredSweepInterval = time.Minute
-	// unansweredGrace is added to TurnTimeout before a message counts as
-	// unanswered, so that no turn for it can still run in any process.
+	// unansweredGrace is added to TurnTimeout for the time a conversation
+	// must be quiet before its messages count as unanswered, so that no
+	// turn for them can still run in any process.
 	unansweredGrace = 30 * time.Second
 	// unansweredWindow is how far back the sweep looks. A message whose
 	// turns keep failing is tried about once a minute for this long.
@@ -25,32 +26,73 @@ const (
 )
 
 // ResumeUnanswered has the agent reply to web shopper messages that no turn
-// answered, as when the server process that ran the turn was killed: the
-// last message of an open or escalated web conversation, stored between
-// TurnTimeout plus 30 seconds and 10 minutes more ago. The replies reach
-// the conversation's sockets on any process, or the shopper on their next
-// visit. It returns the number of turns started.
+// answered, as when the server process that ran the turns was killed: the
+// messages without an agent reply of open or escalated web conversations
+// where nothing was stored for TurnTimeout plus 30 seconds, stored up to 10
+// minutes before that. A conversation's messages are answered one after
+// another, in order. The replies reach the conversation's sockets on any
+// process, or the shopper on their next visit. It returns the number of
+// turns started.
 func (s *Server) ResumeUnanswered(ctx context.Context) (int, error) {
-	newest := time.Now().Add(-(s.cfg.TurnTimeout + unansweredGrace))
-	waiting, err := s.db.UnansweredWebMessages(ctx, newest.Add(-unansweredWindow), newest, unansweredBatch)
+	quietSince := time.Now().Add(-(s.cfg.TurnTimeout + unansweredGrace))
+	waiting, err := s.db.UnansweredWebMessages(ctx, quietSince.Add(-unansweredWindow), quietSince, unansweredBatch)
 	if err != nil {
 		return 0, err
 	}
 	started := 0
-	for _, u := range waiting {
-		shop, err := s.db.ShopByID(ctx, u.ShopID)
-		if err != nil {
-			return started, fmt.Errorf("load shop %d: %w", u.ShopID, err)
+	for len(waiting) > 0 {
+		n := 1
+		for n < len(waiting) && waiting[n].Message.ConversationID == waiting[0].Message.ConversationID {
+			n++
 		}
-		conv := &salesagent.Conversation{ID: u.Message.ConversationID, ShopID: u.ShopID, Channel: salesagent.ChannelWeb}
-		if err := s.Resume(ctx, shop, conv, u.Message); err != nil {
+		batch := waiting[:n]
+		waiting = waiting[n:]
+
+		shop, err := s.db.ShopByID(ctx, batch[0].ShopID)
+		if err != nil {
+			return started, fmt.Errorf("load shop %d: %w", batch[0].ShopID, err)
+		}
+		conv := &salesagent.Conversation{ID: batch[0].Message.ConversationID, ShopID: shop.ID, Channel: salesagent.ChannelWeb}
+		msgs := make([]salesagent.Message, len(batch))
+		for i, u := range batch {
+			msgs[i] = u.Message
+		}
+		n, err = s.resumeInOrder(shop, conv, msgs)
+		started += n
+		if err != nil {
 			return started, err
 		}
-		s.log.InfoContext(ctx, "agent replying to a message that no turn answered",
-			"shop_id", u.ShopID, "conversation_id", conv.ID, "seq", u.Message.Seq)
-		started++
+		s.log.InfoContext(ctx, "agent replying to messages that no turn answered",
+			"shop_id", shop.ID, "conversation_id", conv.ID, "first_seq", msgs[0].Seq, "messages", n)
 	}
 	return started, nil
+}
+
+// resumeInOrder runs resumed turns for msgs, a conversation's shopper
+// messages in seq order, one after another in one goroutine, so that each
+// reply follows the one before. A message whose resumed turn runs already
+// in this process is skipped. It returns the number of turns started.
+func (s *Server) resumeInOrder(shop *salesagent.Shop, conv *salesagent.Conversation, msgs []salesagent.Message) (int, error) {
+	var keys []resumeKey
+	var todo []salesagent.Message
+	var err error
+	for _, msg := range msgs {
+		key := resumeKey{conversationID: conv.ID, seq: msg.Seq}
+		var started bool
+		if started, err = s.startResume(key); err != nil {
+			break
+		}
+		if started {
+			keys = append(keys, key)
+			todo = append(todo, msg)
+		}
+	}
+	go func() {
+		for i, msg := range todo {
+			s.runResumed(keys[i], shop, conv, msg)
+		}
+	}()
+	return len(todo), err
 }
 
 // UnansweredArgs are the arguments of the periodic job that runs
