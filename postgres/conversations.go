@@ -322,7 +322,7 @@ func (db *DB) CartByToken(ctx context.Context, shopID int64, token string) ([]sa
 	return items, at, nil
 }
 
-// UnansweredMessage is a shopper message that no agent reply answers.
+// UnansweredMessage is a shopper message without an agent reply.
 type UnansweredMessage struct {
 	ShopID  int64
 	Message salesagent.Message

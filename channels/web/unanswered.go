@@ -62,7 +62,7 @@ func (s *Server) ResumeUnanswered(ctx context.Context) (int, error) {
 		if err != nil {
 			return started, err
 		}
-		s.log.InfoContext(ctx, "agent replying to messages that no turn answered",
+		s.log.InfoContext(ctx, "agent replying to messages left without a reply",
 			"shop_id", shop.ID, "conversation_id", conv.ID, "first_seq", msgs[0].Seq, "messages", n)
 	}
 	return started, nil
