@@ -2,11 +2,13 @@ package retrieval
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/salesagent/salesagent/postgres"
 )
@@ -76,6 +78,27 @@ func EnsureEmbedderIndex(ctx context.Context, db *postgres.DB, e Embedder) error
 		return fmt.Errorf("create index for embedder %s: %d dimensions, but pgvector's HNSW index takes 1 to %d: configure fewer dimensions",
 			name, dims, maxHalfvecDimensions)
 	}
+	// Two concurrent builds on the embeddings table, such as two servers
+	// starting together or a rebuild by the periodic index check, can
+	// deadlock, and PostgreSQL then cancels one of them. The cancelled
+	// build leaves an invalid index, which the next attempt drops.
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = ensureIndex(ctx, db, name, dims); !isDeadlock(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// isDeadlock reports whether err is PostgreSQL's deadlock_detected.
+func isDeadlock(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+}
+
+// ensureIndex makes one attempt of EnsureEmbedderIndex.
+func ensureIndex(ctx context.Context, db *postgres.DB, name string, dims int) error {
 	index := EmbedderIndexName(name)
 	quoted := pgx.Identifier{index}.Sanitize()
 

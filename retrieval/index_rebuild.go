@@ -92,9 +92,21 @@ func (s IndexSize) Bloated(minWaste int64) bool {
 // RebuildIndex rebuilds the embedder's index with REINDEX INDEX
 // CONCURRENTLY, which lets searches and writes go on. The copy that an
 // interrupted rebuild leaves behind, invalid, is dropped first. It must
-// not run inside a transaction.
+// not run inside a transaction. A rebuild that PostgreSQL cancels to end a
+// deadlock with another build on the embeddings table is tried again, up
+// to three times in all.
 func RebuildIndex(ctx context.Context, db *postgres.DB, e Embedder) error {
-	index := EmbedderIndexName(e.Name())
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = rebuildIndex(ctx, db, EmbedderIndexName(e.Name())); !isDeadlock(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// rebuildIndex makes one attempt of RebuildIndex.
+func rebuildIndex(ctx context.Context, db *postgres.DB, index string) error {
 
 	// PostgreSQL names the copy after the index, cut to fit, with
 	// "_ccnew" and perhaps a digit.
