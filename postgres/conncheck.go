@@ -16,8 +16,9 @@ import (
 // add a millisecond to each query.
 func connBroken(c net.Conn) bool {
 	if tc, ok := c.(interface{ NetConn() net.Conn }); ok {
-		// Under TLS, any record waiting on an idle connection is the
-		// server's error or close_notify.
+		// Under TLS, a record waiting on an idle connection is most likely
+		// the server's error or close_notify. Any other record costs only a
+		// new connection.
 		c = tc.NetConn()
 	}
 	sc, ok := c.(syscall.Conn)

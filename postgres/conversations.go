@@ -332,7 +332,7 @@ type UnansweredMessage struct {
 // since from that have no agent reply, in open or escalated web
 // conversations where nothing was stored since quietSince, in order of
 // conversation and seq. A message followed by an operator's message
-// counts as answered. The quiet rule leaves alone a conversation whose
+// counts as replied to. The quiet rule leaves alone a conversation whose
 // turns are still running somewhere, since each stores its reply within
 // a turn's time.
 func (db *DB) UnansweredWebMessages(ctx context.Context, from, quietSince time.Time, limit int) ([]UnansweredMessage, error) {

@@ -78,23 +78,25 @@ func EnsureEmbedderIndex(ctx context.Context, db *postgres.DB, e Embedder) error
 		return fmt.Errorf("create index for embedder %s: %d dimensions, but pgvector's HNSW index takes 1 to %d: configure fewer dimensions",
 			name, dims, maxHalfvecDimensions)
 	}
-	// Two concurrent builds on the embeddings table, such as two servers
-	// starting together or a rebuild by the periodic index check, can
-	// deadlock, and PostgreSQL then cancels one of them. The cancelled
-	// build leaves an invalid index, which the next attempt drops.
+	// The cancelled build of a deadlock leaves an invalid index, which
+	// the next attempt drops.
+	return retryDeadlock(func() error { return ensureIndex(ctx, db, name, dims) })
+}
+
+// retryDeadlock runs build, an index build on the embeddings table, up to
+// three times while PostgreSQL cancels it to end a deadlock. Two
+// concurrent builds on one table can deadlock, such as two servers
+// starting together or the periodic rebuild beside an embedder's first
+// index.
+func retryDeadlock(build func() error) error {
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		if err = ensureIndex(ctx, db, name, dims); !isDeadlock(err) {
+		var pgErr *pgconn.PgError
+		if err = build(); !errors.As(err, &pgErr) || pgErr.Code != "40P01" {
 			return err
 		}
 	}
 	return err
-}
-
-// isDeadlock reports whether err is PostgreSQL's deadlock_detected.
-func isDeadlock(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
 }
 
 // ensureIndex makes one attempt of EnsureEmbedderIndex.

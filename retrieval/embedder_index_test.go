@@ -2,11 +2,14 @@ package retrieval
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/salesagent/salesagent/postgres/pgtest"
@@ -146,5 +149,35 @@ func TestHNSWSettingsLastForTheBatch(t *testing.T) {
 	}
 	if after == "321" {
 		t.Error("ef_search 321 outlived the batch")
+	}
+}
+
+func TestRetryDeadlock(t *testing.T) {
+	deadlock := fmt.Errorf("create index: %w", &pgconn.PgError{Code: "40P01"})
+	cases := []struct {
+		name      string
+		failures  []error
+		wantCalls int
+		wantErr   bool
+	}{
+		{"succeeds after two deadlocks", []error{deadlock, deadlock}, 3, false},
+		{"gives up after three deadlocks", []error{deadlock, deadlock, deadlock, deadlock}, 3, true},
+		{"other errors are not retried", []error{errors.New("permission denied")}, 1, true},
+	}
+	for _, c := range cases {
+		calls := 0
+		err := retryDeadlock(func() error {
+			calls++
+			if calls <= len(c.failures) {
+				return c.failures[calls-1]
+			}
+			return nil
+		})
+		if calls != c.wantCalls {
+			t.Errorf("%s: %d calls, want %d", c.name, calls, c.wantCalls)
+		}
+		if (err != nil) != c.wantErr {
+			t.Errorf("%s: error %v, want error %v", c.name, err, c.wantErr)
+		}
 	}
 }

@@ -96,13 +96,7 @@ func (s IndexSize) Bloated(minWaste int64) bool {
 // deadlock with another build on the embeddings table is tried again, up
 // to three times in all.
 func RebuildIndex(ctx context.Context, db *postgres.DB, e Embedder) error {
-	var err error
-	for attempt := 1; attempt <= 3; attempt++ {
-		if err = rebuildIndex(ctx, db, EmbedderIndexName(e.Name())); !isDeadlock(err) {
-			return err
-		}
-	}
-	return err
+	return retryDeadlock(func() error { return rebuildIndex(ctx, db, EmbedderIndexName(e.Name())) })
 }
 
 // rebuildIndex makes one attempt of RebuildIndex.

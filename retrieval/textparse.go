@@ -43,7 +43,7 @@ type parsedText struct {
 }
 
 // parsePlain parses text as PostgreSQL's english configuration would, when
-// plainWords accepts it and the cache knows every word of letters in it.
+// plainWords accepts it and the cache contains every word of letters in it.
 func (c *lexemeCache) parsePlain(text string) (parsedText, bool) {
 	words, ok := plainWords(text)
 	if !ok {

@@ -17,7 +17,7 @@ type resumeKey struct {
 }
 
 // Resume has the agent reply to msg, a shopper message of a web conversation
-// that no turn answered: one that arrived while an operator held the
+// that no turn replied to: one that arrived while an operator held the
 // conversation, once the operator has handed it back, or one whose turn
 // died with its server process (see ResumeUnanswered). It implements
 // console.Resumer.

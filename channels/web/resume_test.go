@@ -151,7 +151,7 @@ func waitTurnsDone(t *testing.T, s *Server) {
 }
 
 // The sweep looks at every shop, so sweep tests do not run in parallel.
-func TestResumeUnansweredAnswersOrphanedMessage(t *testing.T) {
+func TestSweepRepliesToOrphanedMessage(t *testing.T) {
 	b := setup(t)
 	ctx := testContext(t)
 	b.agent.mu.Lock()
@@ -173,7 +173,7 @@ func TestResumeUnansweredAnswersOrphanedMessage(t *testing.T) {
 		t.Fatalf("sweep of a fresh message started %d turns (%v), want 0", n, err)
 	}
 
-	// Stored longer ago than any turn may run, it is answered.
+	// Stored longer ago than any turn may run, it gets a reply.
 	if _, err := b.db.Pool.Exec(ctx, `UPDATE messages SET created_at = now() - interval '3 minutes' WHERE conversation_id = $1`, failed.conv.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -193,14 +193,14 @@ func TestResumeUnansweredAnswersOrphanedMessage(t *testing.T) {
 		t.Errorf("socket got %s, want the agent's reply to seq %d", reply.Raw, failed.msg.Seq)
 	}
 
-	// Once answered, it is not answered again.
+	// A message with a reply gets no second one.
 	if n, err := b.srv.ResumeUnanswered(ctx); err != nil || n != 0 {
 		t.Errorf("second sweep started %d turns (%v), want 0", n, err)
 	}
 }
 
 // The sweep looks at every shop, so sweep tests do not run in parallel.
-func TestResumeUnansweredAnswersQueuedMessagesInOrder(t *testing.T) {
+func TestSweepRepliesToQueuedInOrder(t *testing.T) {
 	b := setup(t)
 	ctx := testContext(t)
 	c := b.dial(t, DialOptions{})
@@ -240,6 +240,6 @@ func TestResumeUnansweredAnswersQueuedMessagesInOrder(t *testing.T) {
 	}
 	first, second := b.waitTurn(t), b.waitTurn(t)
 	if first.msg.Body != "And in red?" || second.msg.Body != "Do you ship to Canada?" {
-		t.Errorf("sweep answered %q then %q, want the two unanswered messages in order", first.msg.Body, second.msg.Body)
+		t.Errorf("sweep replied to %q then %q, want the two messages without a reply in order", first.msg.Body, second.msg.Body)
 	}
 }

@@ -238,7 +238,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 
 	// Turns still waiting on a model offlineReplyTime before the deadline
-	// reply with the offline agent, so they store an answer in time.
+	// reply with the offline agent, so they store a reply in time.
 	if deadline, ok := ctx.Deadline(); ok {
 		cut := time.AfterFunc(time.Until(deadline)-offlineReplyTime, func() {
 			s.cutoffOnce.Do(func() { close(s.cutoff) })

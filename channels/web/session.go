@@ -369,7 +369,7 @@ type turnQueue struct {
 // conversation's turn goroutine when none runs. Turns of one conversation
 // run one after another in message order, whichever of its sockets
 // brought them: a shopper who reconnects, or writes from a second tab,
-// while earlier turns still run is answered in order, and each turn sees
+// while earlier turns still run gets replies in order, and each turn sees
 // the replies before it.
 //
 // NOTE: the queue is per process. Tabs of one conversation connected to

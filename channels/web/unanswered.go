@@ -26,7 +26,7 @@ const (
 )
 
 // ResumeUnanswered has the agent reply to web shopper messages that no turn
-// answered, as when the server process that ran the turns was killed: the
+// replied to, as when the server process that ran the turns was killed: the
 // messages without an agent reply of open or escalated web conversations
 // where nothing was stored for TurnTimeout plus 30 seconds, stored up to 10
 // minutes before that. A conversation's messages are answered one after

@@ -62,34 +62,47 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// servedProcess is a `salesagent serve` running in the test's process.
+type servedProcess struct {
+	base           string
+	stdout, stderr syncBuffer
+	// done receives serve's return value once it stops.
+	done chan error
+}
+
+// startServe runs serve on a free loopback port with the test database
+// and extra flags until ctx ends, and waits until it answers /healthz.
+func startServe(ctx context.Context, t *testing.T, flags ...string) *servedProcess {
+	t.Helper()
+	addr := freeAddr(t)
+	p := &servedProcess{base: "http://" + addr, done: make(chan error, 1)}
+	args := append([]string{"serve", "--database-url", pgtest.URL(t), "--addr", addr}, flags...)
+	go func() {
+		p.done <- run(ctx, args, strings.NewReader(""), &p.stdout, &p.stderr)
+	}()
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start: %v\nstderr:\n%s", err, p.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func TestServeLifecycle(t *testing.T) {
 	ingestPaths(t, "demo-serve", demoShopDir(t))
 	// Jobs left by other tests in this database must not reach Meta.
 	t.Setenv("SALESAGENT_WHATSAPP_GRAPH_URL", fakeGraph(t))
-	addr := freeAddr(t)
-	base := "http://" + addr
-
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--database-url", pgtest.URL(t), "--addr", addr}, strings.NewReader(""), &stdout, &stderr)
-	}()
-
-	// Wait for the server to answer.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start: %v\nstderr:\n%s", err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	srv := startServe(ctx, t)
+	base, stdout, done := srv.base, &srv.stdout, srv.done
 
 	if !strings.Contains(stdout.String(), base+"/shop/demo-serve") {
 		t.Errorf("serve did not print the shop page URL:\n%s", stdout.String())
@@ -421,7 +434,7 @@ func TestShopCommandListsShops(t *testing.T) {
 }
 
 // TestServeShutdownCutsOffStalledModel stops a server while its model has
-// not answered a shopper, and checks that the offline agent's reply is
+// not replied to a shopper, and checks that the offline agent's reply is
 // stored before the server stops.
 func TestServeShutdownCutsOffStalledModel(t *testing.T) {
 	ingestPaths(t, "demo-cutoff", demoShopDir(t))
@@ -431,26 +444,11 @@ func TestServeShutdownCutsOffStalledModel(t *testing.T) {
 	t.Setenv("SALESAGENT_LLM_BASE_URL", fake.BaseURL())
 	t.Setenv("SALESAGENT_LLM_API_KEY", fake.APIKey)
 	t.Setenv("SALESAGENT_LLM_MODEL", "stalled-model")
-	addr := freeAddr(t)
-	base := "http://" + addr
-
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		// With 6s to shut down, the model is cut off after 1s.
-		done <- run(ctx, []string{"serve", "--database-url", pgtest.URL(t), "--addr", addr, "--shutdown-timeout", "6s"}, strings.NewReader(""), &stdout, &stderr)
-	}()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start\nstderr:\n%s", stderr.String())
-		}
-	}
+	// With 6s to shut down, the model is cut off after 1s.
+	srv := startServe(ctx, t, "--shutdown-timeout", "6s")
+	base, stderr, done := srv.base, &srv.stderr, srv.done
 
 	client, err := web.Dial(ctx, base, "demo-cutoff", web.DialOptions{})
 	if err != nil {
