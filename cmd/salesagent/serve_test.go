@@ -71,7 +71,7 @@ type servedProcess struct {
 }
 
 // startServe runs serve on a free loopback port with the test database
-// and extra flags until ctx ends, and waits until it answers /healthz.
+// and extra flags until ctx ends, and waits until /healthz responds.
 func startServe(ctx context.Context, t *testing.T, flags ...string) *servedProcess {
 	t.Helper()
 	addr := freeAddr(t)
